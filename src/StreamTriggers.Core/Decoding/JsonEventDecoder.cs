@@ -1,0 +1,698 @@
+using System.Buffers.Text;
+using System.Text;
+using System.Text.Json;
+using StreamTriggers.Time;
+
+namespace StreamTriggers.Decoding;
+
+/// <summary>
+/// Decodes one input event from UTF-8 JSON with a forward-only <see cref="Utf8JsonReader"/> (no DOM per event).
+/// Every failure is a <see cref="Rejection"/> naming the reason and the field; decoding never throws.
+/// </summary>
+/// <remarks>
+/// Accepted field names: <c>type</c> (or, for Segment's envelope, <c>type:"track"</c> with <c>event</c>; also
+/// <c>event</c> / <c>event_name</c> alone), <c>timestamp</c> (RFC 3339 string, or integer Unix milliseconds),
+/// <c>session_id</c>, <c>event_id</c> (or <c>messageId</c>), <c>user_id</c> (or <c>userId</c>), <c>email</c>,
+/// <c>product</c>, <c>products</c> (or <c>items</c>), <c>order</c>, <c>context</c>. Unknown fields are skipped.
+/// </remarks>
+public sealed class JsonEventDecoder
+{
+    private readonly DecoderLimits _limits;
+    private readonly JsonReaderOptions _readerOptions;
+
+    public JsonEventDecoder(DecoderLimits? limits = null)
+    {
+        _limits = limits ?? new DecoderLimits();
+        _readerOptions = new JsonReaderOptions { MaxDepth = _limits.MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
+    }
+
+    public DecoderLimits Limits => _limits;
+
+    public bool TryDecode(ReadOnlySpan<byte> utf8, out TrackerEvent? ev, out Rejection rejection)
+    {
+        ev = null;
+        if (utf8.Length > _limits.MaxEventBytes)
+        {
+            rejection = new(RejectReason.EventTooLarge, $"{utf8.Length} bytes; the limit is {_limits.MaxEventBytes}");
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(utf8, _readerOptions);
+        var fields = new Fields();
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                rejection = new(RejectReason.MalformedJson, "an event must be a JSON object");
+                return false;
+            }
+
+            if (!ReadTopLevel(ref reader, ref fields, out rejection))
+            {
+                return false;
+            }
+
+            if (reader.Read())
+            {
+                rejection = new(RejectReason.MalformedJson, "content after the event object");
+                return false;
+            }
+        }
+        catch (JsonException ex)
+        {
+            rejection = new(RejectReason.MalformedJson, Trim(ex.Message));
+            return false;
+        }
+
+        return TryBuild(ref fields, out ev, out rejection);
+    }
+
+    private bool ReadTopLevel(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = PropertyName(ref reader);
+            reader.Read();
+            bool ok = true;
+            rejection = default;
+            if (name.SequenceEqual("type"u8))
+            {
+                ok = ReadTypeName(ref reader, "type", ref f.Type, out rejection);
+            }
+            else if (name.SequenceEqual("event"u8) || name.SequenceEqual("event_name"u8))
+            {
+                ok = ReadTypeName(ref reader, "event", ref f.Event, out rejection);
+            }
+            else if (name.SequenceEqual("timestamp"u8))
+            {
+                ok = ReadTimestamp(ref reader, ref f, out rejection);
+            }
+            else if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
+            {
+                ok = ReadId(ref reader, "session_id", out f.SessionId, out rejection);
+            }
+            else if (name.SequenceEqual("event_id"u8) || name.SequenceEqual("messageId"u8))
+            {
+                ok = ReadId(ref reader, "event_id", out f.EventId, out rejection);
+            }
+            else if (name.SequenceEqual("user_id"u8) || name.SequenceEqual("userId"u8))
+            {
+                ok = ReadId(ref reader, "user_id", out f.UserId, out rejection);
+            }
+            else if (name.SequenceEqual("email"u8))
+            {
+                ok = ReadString(ref reader, "email", out f.Email, out rejection);
+                if (ok && f.Email is not null && (f.Email.IndexOf('@', StringComparison.Ordinal) <= 0 || f.Email.Length < 3))
+                {
+                    rejection = new(RejectReason.InvalidValue, "email is not an address");
+                    ok = false;
+                }
+            }
+            else if (name.SequenceEqual("product"u8))
+            {
+                if (reader.TokenType != JsonTokenType.Null)
+                {
+                    ok = ReadProduct(ref reader, "product", out var product, out rejection);
+                    if (ok)
+                    {
+                        f.Product = product;
+                    }
+                }
+            }
+            else if (name.SequenceEqual("products"u8) || name.SequenceEqual("items"u8))
+            {
+                ok = ReadProducts(ref reader, ref f, out rejection);
+            }
+            else if (name.SequenceEqual("order"u8))
+            {
+                ok = ReadOrder(ref reader, ref f, out rejection);
+            }
+            else if (name.SequenceEqual("context"u8))
+            {
+                ok = ReadContext(ref reader, ref f, out rejection);
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        rejection = default;
+        return true;
+    }
+
+    private bool TryBuild(ref Fields f, out TrackerEvent? ev, out Rejection rejection)
+    {
+        ev = null;
+        EventType type;
+        if (f.Type.Kind == NameKind.Known)
+        {
+            type = f.Type.Type;
+        }
+        else if (f.Type.Kind == NameKind.SegmentPage)
+        {
+            type = EventType.PageViewed;
+        }
+        else if (f.Type.Kind == NameKind.SegmentIdentify)
+        {
+            type = EventType.Identified;
+        }
+        else if (f.Type.Kind is NameKind.None or NameKind.SegmentTrack && f.Event.Kind == NameKind.Known)
+        {
+            type = f.Event.Type;
+        }
+        else if (f.Type.Kind == NameKind.Unknown || f.Event.Kind == NameKind.Unknown)
+        {
+            string raw = f.Type.Kind == NameKind.Unknown ? f.Type.Raw! : f.Event.Raw!;
+            rejection = new(RejectReason.UnknownEventType, $"'{raw}' is not a known event name");
+            return false;
+        }
+        else
+        {
+            rejection = new(RejectReason.MissingType, f.Type.Kind == NameKind.SegmentTrack ? "a track call without 'event'" : "no 'type'");
+            return false;
+        }
+
+        if (!f.HasTimestamp)
+        {
+            rejection = new(RejectReason.MissingTimestamp, "no 'timestamp'");
+            return false;
+        }
+
+        if (string.IsNullOrEmpty(f.SessionId))
+        {
+            rejection = new(RejectReason.MissingSessionId, "no 'session_id'");
+            return false;
+        }
+
+        List<ProductInfo> products = f.Products ?? [];
+        if (f.Product is not null)
+        {
+            products.Insert(0, f.Product);
+        }
+
+        if (products.Count > _limits.MaxItems)
+        {
+            rejection = new(RejectReason.TooManyItems, $"{products.Count} products; the limit is {_limits.MaxItems}");
+            return false;
+        }
+
+        if (products.Count == 0 && type is EventType.ProductViewed or EventType.ProductAdded or EventType.ProductRemoved)
+        {
+            rejection = new(RejectReason.MissingProduct, $"{EventNames.Canonical(type)} without 'product'");
+            return false;
+        }
+
+        ev = new TrackerEvent
+        {
+            Type = type,
+            TimestampMs = f.TimestampMs,
+            SessionId = f.SessionId,
+            EventId = NullIfEmpty(f.EventId),
+            UserId = NullIfEmpty(f.UserId),
+            Email = NullIfEmpty(f.Email),
+            Products = products,
+            OrderId = f.OrderId,
+            OrderTotal = f.OrderTotal,
+            Currency = f.Currency,
+            TimeZone = f.TimeZone,
+            Locale = f.Locale,
+        };
+        rejection = default;
+        return true;
+    }
+
+    private static bool ReadTypeName(ref Utf8JsonReader reader, string field, ref EventName name, out Rejection rejection)
+    {
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'{field}' must be a string, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        ReadOnlySpan<byte> raw = reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+        if (EventNames.TryParse(raw, out var type))
+        {
+            name = new EventName(NameKind.Known, type, null);
+        }
+        else if (field == "type" && raw.Length <= 8 && Ascii.EqualsIgnoreCase(raw, "track"u8))
+        {
+            name = new EventName(NameKind.SegmentTrack, default, null);
+        }
+        else if (field == "type" && (Ascii.EqualsIgnoreCase(raw, "page"u8) || Ascii.EqualsIgnoreCase(raw, "screen"u8)))
+        {
+            name = new EventName(NameKind.SegmentPage, default, null);
+        }
+        else if (field == "type" && Ascii.EqualsIgnoreCase(raw, "identify"u8))
+        {
+            name = new EventName(NameKind.SegmentIdentify, default, null);
+        }
+        else if (raw.Length == 0)
+        {
+            name = default;
+        }
+        else
+        {
+            name = new EventName(NameKind.Unknown, default, Trim(Encoding.UTF8.GetString(raw[..Math.Min(raw.Length, 64)])));
+        }
+
+        return true;
+    }
+
+    private static bool ReadTimestamp(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
+    {
+        rejection = default;
+        long ms;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.String:
+                ReadOnlySpan<byte> raw = reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+                if (!UnixTime.TryParseRfc3339(raw, out ms))
+                {
+                    rejection = new(RejectReason.InvalidTimestamp, $"'{Trim(Encoding.UTF8.GetString(raw[..Math.Min(raw.Length, 40)]))}' is not an RFC 3339 time with an offset");
+                    return false;
+                }
+
+                break;
+            case JsonTokenType.Number:
+                if (!reader.TryGetInt64(out ms))
+                {
+                    rejection = new(RejectReason.InvalidTimestamp, "a numeric timestamp must be whole Unix milliseconds");
+                    return false;
+                }
+
+                break;
+            default:
+                rejection = new(RejectReason.WrongFieldType, $"'timestamp' must be a string, not {Describe(reader.TokenType)}");
+                return false;
+        }
+
+        if (ms is < UnixTime.MinAcceptedMs or >= UnixTime.MaxAcceptedMs)
+        {
+            rejection = new(RejectReason.InvalidTimestamp, $"{ms} ms is outside the accepted years 2000 to 2099");
+            return false;
+        }
+
+        f.TimestampMs = ms;
+        f.HasTimestamp = true;
+        return true;
+    }
+
+    // Ids may arrive as numbers from some trackers; they are kept as their literal text.
+    private bool ReadId(ref Utf8JsonReader reader, string field, out string? value, out Rejection rejection)
+    {
+        if (reader.TokenType == JsonTokenType.Number)
+        {
+            value = Encoding.UTF8.GetString(reader.ValueSpan);
+            rejection = default;
+            return true;
+        }
+
+        return ReadString(ref reader, field, out value, out rejection);
+    }
+
+    private bool ReadString(ref Utf8JsonReader reader, string field, out string? value, out Rejection rejection)
+    {
+        value = null;
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'{field}' must be a string, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        // The escaped length bounds the unescaped one from above, so a short raw value needs no second look.
+        int rawLength = reader.ValueSpan.Length;
+        if (rawLength > _limits.MaxStringBytes * 6)
+        {
+            rejection = new(RejectReason.FieldTooLong, $"'{field}' is {rawLength} bytes; the limit is {_limits.MaxStringBytes}");
+            return false;
+        }
+
+        value = reader.GetString();
+        if (reader.ValueIsEscaped && rawLength > _limits.MaxStringBytes)
+        {
+            rawLength = Encoding.UTF8.GetByteCount(value!);
+        }
+
+        if (rawLength > _limits.MaxStringBytes)
+        {
+            rejection = new(RejectReason.FieldTooLong, $"'{field}' is {rawLength} bytes; the limit is {_limits.MaxStringBytes}");
+            value = null;
+            return false;
+        }
+
+        if (value!.Length == 0)
+        {
+            value = null;
+        }
+
+        return true;
+    }
+
+    private bool ReadProducts(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
+    {
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'products' must be an array, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        var list = new List<ProductInfo>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (list.Count >= _limits.MaxItems)
+            {
+                rejection = new(RejectReason.TooManyItems, $"more than {_limits.MaxItems} products");
+                return false;
+            }
+
+            if (!ReadProduct(ref reader, "products[]", out var product, out rejection))
+            {
+                return false;
+            }
+
+            list.Add(product!);
+        }
+
+        f.Products = list;
+        return true;
+    }
+
+    private bool ReadProduct(ref Utf8JsonReader reader, string field, out ProductInfo? product, out Rejection rejection)
+    {
+        product = null;
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'{field}' must be an object, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        string? id = null, sku = null, name = null, category = null, brand = null, currency = null;
+        decimal? price = null;
+        int quantity = 1;
+        int? replenishDays = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var prop = PropertyName(ref reader);
+            reader.Read();
+            bool ok;
+            if (prop.SequenceEqual("id"u8) || prop.SequenceEqual("product_id"u8) || prop.SequenceEqual("item_id"u8))
+            {
+                ok = ReadId(ref reader, field + ".id", out id, out rejection);
+            }
+            else if (prop.SequenceEqual("sku"u8))
+            {
+                ok = ReadId(ref reader, field + ".sku", out sku, out rejection);
+            }
+            else if (prop.SequenceEqual("name"u8) || prop.SequenceEqual("item_name"u8))
+            {
+                ok = ReadString(ref reader, field + ".name", out name, out rejection);
+            }
+            else if (prop.SequenceEqual("category"u8) || prop.SequenceEqual("item_category"u8))
+            {
+                ok = ReadString(ref reader, field + ".category", out category, out rejection);
+            }
+            else if (prop.SequenceEqual("brand"u8) || prop.SequenceEqual("item_brand"u8))
+            {
+                ok = ReadString(ref reader, field + ".brand", out brand, out rejection);
+            }
+            else if (prop.SequenceEqual("currency"u8))
+            {
+                ok = ReadString(ref reader, field + ".currency", out currency, out rejection);
+            }
+            else if (prop.SequenceEqual("price"u8))
+            {
+                ok = ReadMoney(ref reader, field + ".price", out price, out rejection);
+            }
+            else if (prop.SequenceEqual("quantity"u8))
+            {
+                ok = ReadCount(ref reader, field + ".quantity", 1, _limits.MaxQuantity, out int? q, out rejection);
+                quantity = q ?? 1;
+            }
+            else if (prop.SequenceEqual("replenish_days"u8))
+            {
+                ok = ReadCount(ref reader, field + ".replenish_days", 1, 3650, out replenishDays, out rejection);
+            }
+            else
+            {
+                reader.Skip();
+                ok = true;
+                rejection = default;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (id is null)
+        {
+            rejection = new(RejectReason.MissingProduct, $"'{field}' has no 'id'");
+            return false;
+        }
+
+        product = new ProductInfo
+        {
+            Id = id,
+            Sku = sku,
+            Name = name,
+            Category = category,
+            Brand = brand,
+            Price = price,
+            Currency = currency,
+            Quantity = quantity,
+            ReplenishDays = replenishDays,
+        };
+        rejection = default;
+        return true;
+    }
+
+    private bool ReadOrder(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
+    {
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'order' must be an object, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var prop = PropertyName(ref reader);
+            reader.Read();
+            bool ok = true;
+            if (prop.SequenceEqual("id"u8) || prop.SequenceEqual("order_id"u8))
+            {
+                ok = ReadId(ref reader, "order.id", out f.OrderId, out rejection);
+            }
+            else if (prop.SequenceEqual("total"u8) || prop.SequenceEqual("revenue"u8) || prop.SequenceEqual("value"u8))
+            {
+                ok = ReadMoney(ref reader, "order.total", out f.OrderTotal, out rejection);
+            }
+            else if (prop.SequenceEqual("currency"u8))
+            {
+                ok = ReadString(ref reader, "order.currency", out f.Currency, out rejection);
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private bool ReadContext(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
+    {
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'context' must be an object, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var prop = PropertyName(ref reader);
+            reader.Read();
+            bool ok = true;
+            if (prop.SequenceEqual("timezone"u8))
+            {
+                ok = ReadString(ref reader, "context.timezone", out f.TimeZone, out rejection);
+            }
+            else if (prop.SequenceEqual("locale"u8))
+            {
+                ok = ReadString(ref reader, "context.locale", out f.Locale, out rejection);
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool ReadMoney(ref Utf8JsonReader reader, string field, out decimal? value, out Rejection rejection)
+    {
+        value = null;
+        rejection = default;
+        decimal d;
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return true;
+            case JsonTokenType.Number when reader.TryGetDecimal(out d):
+                break;
+            case JsonTokenType.String when !reader.ValueIsEscaped && Utf8Parser.TryParse(reader.ValueSpan, out d, out int used) && used == reader.ValueSpan.Length:
+                break;
+            case JsonTokenType.Number:
+            case JsonTokenType.String:
+                rejection = new(RejectReason.InvalidValue, $"'{field}' is not a decimal amount");
+                return false;
+            default:
+                rejection = new(RejectReason.WrongFieldType, $"'{field}' must be a number, not {Describe(reader.TokenType)}");
+                return false;
+        }
+
+        if (d < 0 || d > 1_000_000_000_000m)
+        {
+            rejection = new(RejectReason.InvalidValue, $"'{field}' is {d}; it must be between 0 and 1e12");
+            return false;
+        }
+
+        value = d;
+        return true;
+    }
+
+    private static bool ReadCount(ref Utf8JsonReader reader, string field, int min, int max, out int? value, out Rejection rejection)
+    {
+        value = null;
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.Number)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'{field}' must be a number, not {Describe(reader.TokenType)}");
+            return false;
+        }
+
+        if (!reader.TryGetInt32(out int v) || v < min || v > max)
+        {
+            rejection = new(RejectReason.InvalidValue, $"'{field}' must be a whole number from {min} to {max}");
+            return false;
+        }
+
+        value = v;
+        return true;
+    }
+
+    // Property names are compared as raw UTF-8; an escaped name (rare) is unescaped into a new array.
+    private static ReadOnlySpan<byte> PropertyName(ref Utf8JsonReader reader) =>
+        reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    private static string Trim(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        foreach (char c in s)
+        {
+            sb.Append(char.IsControl(c) ? ' ' : c);
+        }
+
+        return sb.Length > 200 ? sb.ToString(0, 200) : sb.ToString();
+    }
+
+    private enum NameKind : byte
+    {
+        None,
+        Known,
+        Unknown,
+        SegmentTrack,
+        SegmentPage,
+        SegmentIdentify,
+    }
+
+    private record struct EventName(NameKind Kind, EventType Type, string? Raw);
+
+    // Mutable scratch for one decode; a struct on the stack, passed by ref.
+    private struct Fields
+    {
+        public EventName Type;
+        public EventName Event;
+        public long TimestampMs;
+        public bool HasTimestamp;
+        public string? SessionId;
+        public string? EventId;
+        public string? UserId;
+        public string? Email;
+        public ProductInfo? Product;
+        public List<ProductInfo>? Products;
+        public string? OrderId;
+        public decimal? OrderTotal;
+        public string? Currency;
+        public string? TimeZone;
+        public string? Locale;
+    }
+}

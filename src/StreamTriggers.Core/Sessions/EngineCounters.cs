@@ -1,0 +1,18 @@
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.Sessions;
+
+/// <summary>What the engine has done, for the replay summary and the worker's metrics. Single-writer.</summary>
+public sealed class EngineCounters
+{
+    public long EventsApplied;
+    public long DuplicatesIgnored;
+    public long SessionsCreated;
+    public long SessionsExpired;
+    public long PeriodsClosed;
+    public long CartAddsDropped;
+    public readonly long[] Fired = new long[TriggerTypes.Count];
+    public readonly long[] SuppressedByCooldown = new long[TriggerTypes.Count];
+
+    public long TotalFired => Fired.Sum();
+}

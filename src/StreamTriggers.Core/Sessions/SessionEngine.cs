@@ -1,0 +1,343 @@
+using StreamTriggers.Decoding;
+using StreamTriggers.Timers;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.Sessions;
+
+/// <summary>
+/// The deterministic session state machine: (state, event, clock) -> (state', timers, triggers). It does no I/O and
+/// reads no clock of its own; the caller passes the clock, which is the watermark in replay
+/// (see <see cref="EventTimeDriver"/>) and the wall clock minus the allowed lateness in the live worker.
+/// </summary>
+/// <remarks>
+/// The rules, in the order they are applied:
+/// <list type="number">
+/// <item>Before an event is applied, every timer due at or before the clock fires, in (due, session id) order.</item>
+/// <item>A duplicate delivery (an <c>event_id</c> the session remembers) is ignored entirely.</item>
+/// <item>An event at or after its session's pending deadline first closes that period at the deadline.</item>
+/// <item>The event is applied; the deadline becomes last activity (greatest event time) plus the gap.</item>
+/// <item>If that deadline is already at or before the clock (a late event), it fires right after.</item>
+/// </list>
+/// At a deadline at most one trigger fires, first match wins: checkout_abandoned (cart not empty and a checkout was
+/// started in the period), cart_abandoned (cart not empty), browse_abandoned (nothing added, no order, at least K
+/// distinct products viewed in the period). A match on cooldown suppresses the deadline's trigger; it does not fall
+/// through to the next rule.
+/// </remarks>
+public sealed class SessionEngine
+{
+    private readonly RulesOptions _rules;
+    private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
+    private readonly TimerIndex _timers = new();
+    private long _now = long.MinValue;
+
+    public SessionEngine(RulesOptions rules)
+    {
+        _rules = rules.EnsureValid();
+    }
+
+    public RulesOptions Rules => _rules;
+
+    public EngineCounters Counters { get; } = new();
+
+    /// <summary>The latest clock the engine has been given (the watermark in replay).</summary>
+    public long Now => _now;
+
+    public int SessionCount => _sessions.Count;
+
+    public int PendingTimerEntries => _timers.Count;
+
+    public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
+
+    /// <summary>Sessions with a period still open (a deadline not yet fired). O(sessions): for summaries, not the hot path.</summary>
+    public int CountOpenPeriods() => _sessions.Values.Count(s => s.HasOpenPeriod);
+
+    /// <summary>Fires what is due at <paramref name="nowMs"/>, then applies <paramref name="ev"/>.</summary>
+    public void Apply(TrackerEvent ev, long nowMs, List<Trigger> output)
+    {
+        AdvanceTo(nowMs, output);
+
+        if (!_sessions.TryGetValue(ev.SessionId, out var s))
+        {
+            s = new SessionState(ev.SessionId);
+            _sessions.Add(ev.SessionId, s);
+            Counters.SessionsCreated++;
+        }
+
+        if (ev.EventId is not null && !s.RememberEventId(TriggerId.StableHash(ev.EventId), _rules.MaxEventIdsPerSession))
+        {
+            Counters.DuplicatesIgnored++;
+            return;
+        }
+
+        Counters.EventsApplied++;
+
+        if (s.HasOpenPeriod && ev.TimestampMs >= s.PendingDeadlineMs)
+        {
+            ClosePeriod(s, output);
+        }
+
+        if (!s.HasOpenPeriod)
+        {
+            s.PeriodStartMs = ev.TimestampMs;
+        }
+
+        s.LastActivityMs = Math.Max(s.LastActivityMs, ev.TimestampMs);
+        s.PeriodEvents++;
+        ApplyEffect(s, ev);
+
+        s.PendingDeadlineMs = s.LastActivityMs + _rules.GapMs;
+        if (s.PendingDeadlineMs <= _now)
+        {
+            ClosePeriod(s, output);
+        }
+        else
+        {
+            SetTimer(s, s.PendingDeadlineMs, TimerKind.SessionDeadline);
+        }
+
+        CompactIfStale();
+    }
+
+    /// <summary>Fires every timer due at or before <paramref name="nowMs"/>, in (due, session id) order.</summary>
+    public void AdvanceTo(long nowMs, List<Trigger> output)
+    {
+        if (nowMs > _now)
+        {
+            _now = nowMs;
+        }
+
+        while (_timers.TryPeekDue(_now, out var entry))
+        {
+            _timers.Dequeue();
+            FireTimer(entry, output);
+        }
+    }
+
+    /// <summary>Fires every open period's deadline now, in (deadline, session id) order (replay's <c>--flush</c>).</summary>
+    public void FlushOpenPeriods(List<Trigger> output)
+    {
+        while (_timers.TryPeek(out var entry))
+        {
+            _timers.Dequeue();
+            if (entry.Kind == TimerKind.SessionDeadline)
+            {
+                FireTimer(entry, output);
+            }
+        }
+    }
+
+    private void FireTimer(TimerEntry entry, List<Trigger> output)
+    {
+        if (!_sessions.TryGetValue(entry.Subject, out var s) || s.TimerDueMs != entry.DueMs || s.TimerKind != entry.Kind)
+        {
+            return; // stale: the session moved its timer since this entry was scheduled
+        }
+
+        switch (entry.Kind)
+        {
+            case TimerKind.SessionDeadline:
+                ClosePeriod(s, output);
+                break;
+            case TimerKind.SessionExpiry:
+                _sessions.Remove(s.SessionId);
+                Counters.SessionsExpired++;
+                break;
+        }
+    }
+
+    private void ClosePeriod(SessionState s, List<Trigger> output)
+    {
+        long deadline = s.PendingDeadlineMs;
+        var type = Evaluate(s);
+        if (type is { } t)
+        {
+            long last = s.LastFiredMs[(int)t];
+            if (last == SessionState.None || (deadline - last >= _rules.CooldownMs && deadline != last))
+            {
+                s.LastFiredMs[(int)t] = deadline;
+                Counters.Fired[(int)t]++;
+                output.Add(CreateTrigger(s, t, deadline));
+            }
+            else
+            {
+                Counters.SuppressedByCooldown[(int)t]++;
+            }
+        }
+
+        Counters.PeriodsClosed++;
+        s.ResetPeriod();
+        SetTimer(s, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
+    }
+
+    private TriggerType? Evaluate(SessionState s)
+    {
+        if (s.Cart.Count > 0)
+        {
+            return s.PeriodCheckoutStarted ? TriggerType.CheckoutAbandoned : TriggerType.CartAbandoned;
+        }
+
+        if (!s.PeriodAddedToCart && !s.PeriodOrdered && s.Viewed.Count >= _rules.BrowseMinProducts)
+        {
+            return TriggerType.BrowseAbandoned;
+        }
+
+        return null;
+    }
+
+    private Trigger CreateTrigger(SessionState s, TriggerType type, long deadline)
+    {
+        string? currency = null;
+        foreach (var line in s.Cart)
+        {
+            currency ??= line.Currency;
+        }
+
+        return new Trigger
+        {
+            Id = TriggerId.Create(type, s.SessionId, deadline),
+            Type = type,
+            SessionId = s.SessionId,
+            UserId = s.UserId,
+            Email = s.Email,
+            DeadlineMs = deadline,
+            DetectedAtMs = Math.Max(_now, deadline),
+            LastActivityMs = s.LastActivityMs,
+            PeriodStartMs = s.PeriodStartMs,
+            PeriodEvents = s.PeriodEvents,
+            Cart = [.. s.Cart],
+            CartValue = s.CartValue(),
+            Currency = currency,
+            ProductsViewed = [.. s.Viewed],
+        };
+    }
+
+    private void ApplyEffect(SessionState s, TrackerEvent ev)
+    {
+        if (ev.UserId is not null)
+        {
+            s.UserId = ev.UserId;
+        }
+
+        if (ev.Email is not null)
+        {
+            s.Email = ev.Email;
+        }
+
+        switch (ev.Type)
+        {
+            case EventType.ProductViewed:
+                foreach (var p in ev.Products)
+                {
+                    if (s.Viewed.Count < _rules.MaxViewedProducts && IndexOf(s.Viewed, p.Id) < 0)
+                    {
+                        s.Viewed.Add(p with { Quantity = 1 });
+                    }
+                }
+
+                break;
+            case EventType.ProductAdded:
+                s.PeriodAddedToCart = true;
+                foreach (var p in ev.Products)
+                {
+                    AddToCart(s, p);
+                }
+
+                break;
+            case EventType.ProductRemoved:
+                foreach (var p in ev.Products)
+                {
+                    RemoveFromCart(s, p);
+                }
+
+                break;
+            case EventType.CheckoutStarted:
+                s.PeriodCheckoutStarted = true;
+                break;
+            case EventType.OrderCompleted:
+                s.PeriodOrdered = true;
+                s.Cart.Clear();
+                break;
+        }
+    }
+
+    private void AddToCart(SessionState s, ProductInfo p)
+    {
+        int i = IndexOf(s.Cart, p.Id);
+        if (i >= 0)
+        {
+            var line = s.Cart[i];
+            // The newest description wins (a price change between adds), the units accumulate.
+            s.Cart[i] = p with
+            {
+                Quantity = line.Quantity + p.Quantity,
+                Price = p.Price ?? line.Price,
+                Name = p.Name ?? line.Name,
+                Sku = p.Sku ?? line.Sku,
+                Category = p.Category ?? line.Category,
+                Brand = p.Brand ?? line.Brand,
+                Currency = p.Currency ?? line.Currency,
+            };
+        }
+        else if (s.Cart.Count < _rules.MaxCartLines)
+        {
+            s.Cart.Add(p);
+        }
+        else
+        {
+            Counters.CartAddsDropped++;
+        }
+    }
+
+    private static void RemoveFromCart(SessionState s, ProductInfo p)
+    {
+        int i = IndexOf(s.Cart, p.Id);
+        if (i < 0)
+        {
+            return;
+        }
+
+        int left = s.Cart[i].Quantity - p.Quantity;
+        if (left > 0)
+        {
+            s.Cart[i] = s.Cart[i] with { Quantity = left };
+        }
+        else
+        {
+            s.Cart.RemoveAt(i);
+        }
+    }
+
+    private static int IndexOf(List<ProductInfo> list, string productId)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (string.Equals(list[i].Id, productId, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private void SetTimer(SessionState s, long dueMs, TimerKind kind)
+    {
+        if (s.TimerDueMs == dueMs && s.TimerKind == kind)
+        {
+            return;
+        }
+
+        s.TimerDueMs = dueMs;
+        s.TimerKind = kind;
+        _timers.Schedule(dueMs, s.SessionId, kind);
+    }
+
+    private void CompactIfStale()
+    {
+        // Every session owns one live entry; past twice that (plus slack) the stale ones are worth a rebuild.
+        if (_timers.Count > (2 * _sessions.Count) + 4096)
+        {
+            _timers.Compact(e => _sessions.TryGetValue(e.Subject, out var s) && s.TimerDueMs == e.DueMs && s.TimerKind == e.Kind);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using StreamTriggers.Worker.Cli;
+using StreamTriggers.Worker.Replay;
+
+namespace StreamTriggers.Worker;
+
+internal static class Program
+{
+    private const string Usage = """
+        streamtriggers: real-time behavioural triggers from clickstream
+
+        usage: streamtriggers <command> [options]
+
+        commands:
+          replay    run recorded clickstream (JSON lines or REES46 CSV) through the engine in event time
+          help      this text, or 'help <command>'
+
+        'streamtriggers <command> --help' shows a command's options.
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.Out.WriteLine(args.Length > 1 ? CommandUsage(args[1]) ?? Usage : Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        string command = args[0];
+        var rest = args.Skip(1).ToArray();
+        if (rest.Contains("--help") || rest.Contains("-h"))
+        {
+            Console.Out.WriteLine(CommandUsage(command) ?? Usage);
+            return 0;
+        }
+
+        try
+        {
+            return command switch
+            {
+                "replay" => ReplayCommand.Run(rest),
+                _ => throw new UsageException($"unknown command '{command}'"),
+            };
+        }
+        catch (UsageException ex)
+        {
+            Console.Error.WriteLine($"streamtriggers {command}: {ex.Message}");
+            Console.Error.WriteLine($"see 'streamtriggers {command} --help'");
+            return 2;
+        }
+    }
+
+    private static string? CommandUsage(string command) => command switch
+    {
+        "replay" => ReplayCommand.Usage,
+        _ => null,
+    };
+}

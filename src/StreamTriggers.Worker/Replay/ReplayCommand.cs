@@ -1,0 +1,76 @@
+using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
+using StreamTriggers.Worker.Cli;
+
+namespace StreamTriggers.Worker.Replay;
+
+/// <summary><c>streamtriggers replay</c>: recorded clickstream in, triggers out, in event time.</summary>
+internal static class ReplayCommand
+{
+    public const string Usage = """
+        streamtriggers replay --input PATH [options]
+
+        Runs recorded clickstream through the trigger engine in event time and writes one trigger per line.
+
+          --input PATH              JSON lines (one event per line) or REES46 CSV; '-' for stdin; .gz is read
+          --format auto|jsonl|rees46  input format (default auto: by file name, else by the first line)
+          --output PATH|-           where triggers go (default '-', stdout)
+          --dead-letter PATH        write rejected lines with their reason here (JSON lines)
+          --gap DURATION            inactivity gap that ends a session period (default 30m)
+          --browse-min-products N   distinct products viewed for browse_abandoned (default 2)
+          --cooldown DURATION       a session fires a trigger type at most once per this (default 24h)
+          --lateness DURATION       allowed lateness: the clock is the greatest event time minus this (default 0s)
+          --retention DURATION      how long a closed session's state is kept after its last activity (default 7d)
+          --max-event-bytes N       largest accepted event line (default 65536)
+          --flush                   at the end of the input, fire every open period's deadline
+          --no-progress             no live progress line on stderr
+
+        Durations: 1500ms, 30s, 30m, 24h, 7d. A summary (events, rejections by reason, triggers by type) goes to stderr.
+        """;
+
+    private static readonly HashSet<string> Flags = ["flush", "no-progress"];
+
+    public static ReplayOptions Parse(IEnumerable<string> args)
+    {
+        var cl = new CommandLine(args, Flags);
+        var defaults = new RulesOptions();
+        var rules = new RulesOptions
+        {
+            Gap = cl.Duration("gap", defaults.Gap),
+            BrowseMinProducts = cl.Int("browse-min-products", defaults.BrowseMinProducts, 1, 1000),
+            Cooldown = cl.Duration("cooldown", defaults.Cooldown),
+            AllowedLateness = cl.Duration("lateness", TimeSpan.Zero),
+            SessionRetention = cl.Duration("retention", defaults.SessionRetention),
+        };
+        var limits = new DecoderLimits { MaxEventBytes = cl.Int("max-event-bytes", new DecoderLimits().MaxEventBytes, 256, 16 * 1024 * 1024) };
+        var options = new ReplayOptions
+        {
+            Input = cl.Required("input"),
+            Format = LineDecoder.Parse(cl.String("format")),
+            Output = cl.String("output", "-")!,
+            DeadLetter = cl.String("dead-letter"),
+            Flush = cl.Has("flush"),
+            Progress = !cl.Has("no-progress"),
+            Rules = rules,
+            Limits = limits,
+        };
+        cl.EnsureAllUsed();
+
+        // Replay names options by their flags, not their configuration keys.
+        var errors = rules.Validate("replay").Select(e => e
+            .Replace("replay:Gap", "--gap", StringComparison.Ordinal)
+            .Replace("replay:BrowseMinProducts", "--browse-min-products", StringComparison.Ordinal)
+            .Replace("replay:Cooldown", "--cooldown", StringComparison.Ordinal)
+            .Replace("replay:AllowedLateness", "--lateness", StringComparison.Ordinal)
+            .Replace("replay:SessionRetention", "--retention", StringComparison.Ordinal)).ToList();
+        return errors.Count == 0 ? options : throw new UsageException(string.Join(Environment.NewLine, errors));
+    }
+
+    public static int Run(IEnumerable<string> args)
+    {
+        var options = Parse(args);
+        var result = new ReplayRunner(options, Console.Error).Run();
+        result.WriteSummary(Console.Error, options.Input == "-" ? "stdin" : Path.GetFileName(options.Input));
+        return 0;
+    }
+}
