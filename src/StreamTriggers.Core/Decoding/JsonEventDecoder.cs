@@ -63,6 +63,12 @@ public sealed class JsonEventDecoder
             rejection = new(RejectReason.MalformedJson, Trim(ex.Message));
             return false;
         }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader validates string contents lazily: invalid UTF-8 surfaces when a string is read.
+            rejection = new(RejectReason.MalformedJson, Trim(ex.Message));
+            return false;
+        }
 
         return TryBuild(ref fields, out ev, out rejection);
     }

@@ -1,0 +1,256 @@
+using System.Text;
+using StreamTriggers.Decoding;
+
+namespace StreamTriggers.Tests.Decoding;
+
+public class JsonEventDecoderTests
+{
+    private const string Ts = "\"timestamp\":\"2026-11-23T10:15:30.123Z\"";
+    private static readonly JsonEventDecoder Decoder = new();
+
+    private static TrackerEvent Decode(string json, JsonEventDecoder? decoder = null)
+    {
+        Assert.True((decoder ?? Decoder).TryDecode(Encoding.UTF8.GetBytes(json), out var ev, out var rejection), rejection.ToString());
+        return ev!;
+    }
+
+    private static Rejection Reject(string json, JsonEventDecoder? decoder = null)
+    {
+        Assert.False((decoder ?? Decoder).TryDecode(Encoding.UTF8.GetBytes(json), out var ev, out var rejection));
+        Assert.Null(ev);
+        return rejection;
+    }
+
+    [Fact]
+    public void CanonicalEvent_DecodesEveryField()
+    {
+        var ev = Decode("""
+            {"event_id":"e-123","type":"product_added","timestamp":"2026-11-23T10:15:30.123Z",
+             "session_id":"s-9","user_id":"u-42","email":"ana@example.com",
+             "product":{"id":"p-7","sku":"SKU7","name":"Trail shoe","category":"shoes/running","price":89.9,
+                        "currency":"EUR","quantity":2,"replenish_days":30},
+             "order":{"id":"o-1","total":129.8,"currency":"EUR"},
+             "context":{"timezone":"Europe/Paris","locale":"fr-FR"}, "properties":{"a":[1,2,{"b":null}]}}
+            """);
+
+        Assert.Equal(EventType.ProductAdded, ev.Type);
+        Assert.Equal(1795428930123, ev.TimestampMs);
+        Assert.Equal("s-9", ev.SessionId);
+        Assert.Equal("e-123", ev.EventId);
+        Assert.Equal("u-42", ev.UserId);
+        Assert.Equal("ana@example.com", ev.Email);
+        var p = Assert.Single(ev.Products);
+        Assert.Equal(new ProductInfo { Id = "p-7", Sku = "SKU7", Name = "Trail shoe", Category = "shoes/running", Price = 89.9m, Currency = "EUR", Quantity = 2, ReplenishDays = 30 }, p);
+        Assert.Equal("o-1", ev.OrderId);
+        Assert.Equal(129.8m, ev.OrderTotal);
+        Assert.Equal("EUR", ev.Currency);
+        Assert.Equal("Europe/Paris", ev.TimeZone);
+        Assert.Equal("fr-FR", ev.Locale);
+    }
+
+    public static TheoryData<string, EventType> DialectNames => new()
+    {
+        { "page_viewed", EventType.PageViewed }, { "Page Viewed", EventType.PageViewed }, { "page_view", EventType.PageViewed },
+        { "product_viewed", EventType.ProductViewed }, { "Product Viewed", EventType.ProductViewed }, { "view_item", EventType.ProductViewed },
+        { "product_view", EventType.ProductViewed }, { "view", EventType.ProductViewed }, { "Viewed Product", EventType.ProductViewed },
+        { "product_added", EventType.ProductAdded }, { "Product Added", EventType.ProductAdded }, { "add_to_cart", EventType.ProductAdded },
+        { "cart", EventType.ProductAdded }, { "Added to Cart", EventType.ProductAdded },
+        { "product_removed", EventType.ProductRemoved }, { "Product Removed", EventType.ProductRemoved }, { "remove_from_cart", EventType.ProductRemoved },
+        { "checkout_started", EventType.CheckoutStarted }, { "Checkout Started", EventType.CheckoutStarted }, { "begin_checkout", EventType.CheckoutStarted },
+        { "Started Checkout", EventType.CheckoutStarted },
+        { "order_completed", EventType.OrderCompleted }, { "Order Completed", EventType.OrderCompleted }, { "purchase", EventType.OrderCompleted },
+        { "transaction", EventType.OrderCompleted }, { "Placed Order", EventType.OrderCompleted },
+        { "signed_up", EventType.SignedUp }, { "Signed Up", EventType.SignedUp }, { "sign_up", EventType.SignedUp },
+        { "subscribed", EventType.Subscribed }, { "Subscribed", EventType.Subscribed }, { "newsletter_subscribed", EventType.Subscribed },
+        { "identified", EventType.Identified }, { "Identified", EventType.Identified }, { "identify", EventType.Identified }, { "login", EventType.Identified },
+        { "unsubscribed", EventType.Unsubscribed }, { "Unsubscribed", EventType.Unsubscribed },
+        // Case does not matter.
+        { "PRODUCT ADDED", EventType.ProductAdded }, { "pUrChAsE", EventType.OrderCompleted }, { "VIEW_ITEM", EventType.ProductViewed },
+    };
+
+    [Theory]
+    [MemberData(nameof(DialectNames))]
+    public void DialectNames_MapToCanonical_WithoutRegardToCase(string name, EventType expected)
+    {
+        var ev = Decode($$$"""{"type":"{{{name}}}",{{{Ts}}},"session_id":"s","product":{"id":"p"}}""");
+        Assert.Equal(expected, ev.Type);
+    }
+
+    [Fact]
+    public void EveryNameInTheTable_IsTested()
+    {
+        var tested = DialectNames.Select(row => ((string)row[0]).ToLowerInvariant()).ToHashSet();
+        Assert.All(EventNames.All, name => Assert.Contains(name.ToLowerInvariant(), tested));
+    }
+
+    [Fact]
+    public void SegmentTrackEnvelope_TakesTheNameFromEvent()
+    {
+        var ev = Decode($$"""{"type":"track","event":"Order Completed","messageId":"m-1","userId":"u-1",{{Ts}},"session_id":"s"}""");
+        Assert.Equal(EventType.OrderCompleted, ev.Type);
+        Assert.Equal("m-1", ev.EventId);
+        Assert.Equal("u-1", ev.UserId);
+
+        Assert.Equal(EventType.PageViewed, Decode($$"""{"type":"page",{{Ts}},"session_id":"s"}""").Type);
+        Assert.Equal(EventType.Identified, Decode($$"""{"type":"identify",{{Ts}},"session_id":"s"}""").Type);
+        Assert.Equal(EventType.SignedUp, Decode($$"""{"event_name":"sign_up",{{Ts}},"session_id":"s"}""").Type);
+    }
+
+    [Fact]
+    public void NumericIds_AreKeptAsText_AndEpochMillisecondsAccepted()
+    {
+        var ev = Decode("""{"type":"view","timestamp":1795429530123,"session_id":12345,"user_id":987,"product":{"id":1005014,"price":"489.07"}}""");
+
+        Assert.Equal("12345", ev.SessionId);
+        Assert.Equal("987", ev.UserId);
+        Assert.Equal(1795429530123, ev.TimestampMs);
+        Assert.Equal("1005014", ev.Products[0].Id);
+        Assert.Equal(489.07m, ev.Products[0].Price);
+    }
+
+    [Fact]
+    public void ProductsArray_AndGa4Items_AreRead_AfterTheSingleProduct()
+    {
+        var ev = Decode($$"""{"type":"add_to_cart",{{Ts}},"session_id":"s","product":{"id":"a"},"items":[{"item_id":"b","item_name":"B","quantity":3},{"product_id":"c"}]}""");
+
+        Assert.Equal(["a", "b", "c"], ev.Products.Select(p => p.Id));
+        Assert.Equal("B", ev.Products[1].Name);
+        Assert.Equal(3, ev.Products[1].Quantity);
+    }
+
+    [Fact]
+    public void EscapedStrings_AndNulls_AreHandled()
+    {
+        var ev = Decode($$"""{"typ\u0065":"page_viewed",{{Ts}},"session_id":"s\"1\u00e9","user_id":null,"email":"","product":null}""");
+
+        Assert.Equal(EventType.PageViewed, ev.Type);
+        Assert.Equal("s\"1é", ev.SessionId);
+        Assert.Null(ev.UserId);
+        Assert.Null(ev.Email);
+        Assert.Empty(ev.Products);
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"view\"", "malformed_json")]
+    [InlineData("not json", "malformed_json")]
+    [InlineData("[1,2]", "malformed_json")]
+    [InlineData("\"a string\"", "malformed_json")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"} {}", "malformed_json")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",}", "malformed_json")]
+    [InlineData("", "malformed_json")]
+    public void MalformedJson_IsRejected(string json, string reason)
+    {
+        Assert.Equal(reason, RejectReasons.Name(Reject(json).Reason));
+    }
+
+    [Theory]
+    [InlineData("{\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.MissingType, "type")]
+    [InlineData("{\"type\":\"\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.MissingType, "type")]
+    [InlineData("{\"type\":\"track\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.MissingType, "event")]
+    [InlineData("{\"type\":\"page_viewed\",\"session_id\":\"s\"}", RejectReason.MissingTimestamp, "timestamp")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":null,\"session_id\":\"s\"}", RejectReason.MissingTimestamp, "timestamp")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\"}", RejectReason.MissingSessionId, "session_id")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"\"}", RejectReason.MissingSessionId, "session_id")]
+    [InlineData("{\"type\":\"page_exploded\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.UnknownEventType, "page_exploded")]
+    [InlineData("{\"type\":\"track\",\"event\":\"Rocket Launched\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.UnknownEventType, "Rocket Launched")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"yesterday\",\"session_id\":\"s\"}", RejectReason.InvalidTimestamp, "yesterday")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30\",\"session_id\":\"s\"}", RejectReason.InvalidTimestamp, "offset")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"1970-01-01T00:00:00Z\",\"session_id\":\"s\"}", RejectReason.InvalidTimestamp, "2000")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":1795429530,\"session_id\":\"s\"}", RejectReason.InvalidTimestamp, "2000")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":1.5,\"session_id\":\"s\"}", RejectReason.InvalidTimestamp, "whole")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":true,\"session_id\":\"s\"}", RejectReason.WrongFieldType, "timestamp")]
+    [InlineData("{\"type\":42,\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.WrongFieldType, "type")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":{\"id\":1}}", RejectReason.WrongFieldType, "session_id")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"email\":[\"a@b\"]}", RejectReason.WrongFieldType, "email")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"price\":true}}", RejectReason.WrongFieldType, "product.price")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":\"p1\"}", RejectReason.WrongFieldType, "product")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"products\":{\"id\":\"p\"}}", RejectReason.WrongFieldType, "products")]
+    [InlineData("{\"type\":\"purchase\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"order\":5}", RejectReason.WrongFieldType, "order")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"price\":-1}}", RejectReason.InvalidValue, "product.price")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"price\":\"cheap\"}}", RejectReason.InvalidValue, "product.price")]
+    [InlineData("{\"type\":\"cart\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"quantity\":0}}", RejectReason.InvalidValue, "product.quantity")]
+    [InlineData("{\"type\":\"cart\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"quantity\":2.5}}", RejectReason.InvalidValue, "product.quantity")]
+    [InlineData("{\"type\":\"cart\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"quantity\":1000000}}", RejectReason.InvalidValue, "product.quantity")]
+    [InlineData("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"email\":\"not-an-address\"}", RejectReason.InvalidValue, "email")]
+    [InlineData("{\"type\":\"cart\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\"}", RejectReason.MissingProduct, "product_added")]
+    [InlineData("{\"type\":\"cart\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"name\":\"no id\"}}", RejectReason.MissingProduct, "id")]
+    [InlineData("{\"type\":\"view\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"products\":[]}", RejectReason.MissingProduct, "product_viewed")]
+    public void BadInput_IsRejected_WithReasonAndField(string json, RejectReason reason, string detailMentions)
+    {
+        var rejection = Reject(json);
+
+        Assert.Equal(reason, rejection.Reason);
+        Assert.Contains(detailMentions, rejection.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TooLargeEvent_IsRejectedBeforeParsing()
+    {
+        var decoder = new JsonEventDecoder(new DecoderLimits { MaxEventBytes = 1024 });
+        string padding = new('x', 2000);
+        var rejection = Reject($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s","properties":{"pad":"{{{padding}}}"}}""", decoder);
+
+        Assert.Equal(RejectReason.EventTooLarge, rejection.Reason);
+        Assert.Contains("1024", rejection.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TooLongField_IsRejected_EvenWhenEscaped()
+    {
+        var decoder = new JsonEventDecoder(new DecoderLimits { MaxStringBytes = 32 });
+        Assert.Equal(RejectReason.FieldTooLong, Reject($$"""{"type":"page_viewed",{{Ts}},"session_id":"{{new string('s', 33)}}"}""", decoder).Reason);
+        Assert.Equal(RejectReason.FieldTooLong, Reject($$$"""{"type":"view",{{{Ts}}},"session_id":"s","product":{"id":"p","name":"{{{string.Concat(Enumerable.Repeat("\\u00e9", 17))}}}"}}""", decoder).Reason);
+        // 32 bytes exactly is fine.
+        Assert.Equal(new string('s', 32), Decode($$"""{"type":"page_viewed",{{Ts}},"session_id":"{{new string('s', 32)}}"}""", decoder).SessionId);
+    }
+
+    [Fact]
+    public void TooManyItems_IsRejected()
+    {
+        var decoder = new JsonEventDecoder(new DecoderLimits { MaxItems = 3 });
+        string items = string.Join(",", Enumerable.Range(0, 4).Select(i => $$"""{"id":"p{{i}}"}"""));
+        var rejection = Reject($$"""{"type":"purchase",{{Ts}},"session_id":"s","products":[{{items}}]}""", decoder);
+
+        Assert.Equal(RejectReason.TooManyItems, rejection.Reason);
+        Assert.Single(Decode($$"""{"type":"purchase",{{Ts}},"session_id":"s","products":[{"id":"a"}]}""", decoder).Products);
+    }
+
+    [Fact]
+    public void DeepNesting_IsRejected()
+    {
+        string deep = new string('[', 40) + new string(']', 40);
+        var rejection = Reject($$"""{"type":"page_viewed",{{Ts}},"session_id":"s","properties":{{deep}}}""");
+
+        Assert.Equal(RejectReason.MalformedJson, rejection.Reason);
+    }
+
+    [Fact]
+    public void InvalidUtf8_IsRejected()
+    {
+        byte[] bytes = [.. Encoding.UTF8.GetBytes("{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s"), 0xC3, 0x28, .. "\"}"u8];
+
+        Assert.False(Decoder.TryDecode(bytes, out _, out var rejection));
+        Assert.Equal(RejectReason.MalformedJson, rejection.Reason);
+    }
+
+    [Fact]
+    public void RandomBytes_NeverThrow()
+    {
+        var random = new Random(1234);
+        var prefix = Encoding.UTF8.GetBytes("{\"type\":\"product_added\",\"timestamp\":\"2026-11-23T10:15:30Z\",\"session_id\":\"s\",\"product\":{\"id\":\"p\",\"price\":1}}");
+        for (int i = 0; i < 20_000; i++)
+        {
+            // Mutate a valid event: every outcome must be an event or a rejection, never an exception.
+            byte[] bytes = (byte[])prefix.Clone();
+            for (int m = random.Next(1, 4); m > 0; m--)
+            {
+                bytes[random.Next(bytes.Length)] = (byte)random.Next(256);
+            }
+
+            int cut = random.Next(bytes.Length + 1);
+            bool ok = Decoder.TryDecode(bytes.AsSpan(0, cut), out var ev, out var rejection);
+            Assert.Equal(ok, ev is not null);
+            Assert.True(ok || rejection.Detail.Length > 0);
+        }
+    }
+}
