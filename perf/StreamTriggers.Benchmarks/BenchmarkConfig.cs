@@ -14,6 +14,5 @@ public sealed class BenchmarkConfig : ManualConfig
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumn(StatisticColumn.Median);
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend);
-        Options |= ConfigOptions.JoinSummary;
     }
 }

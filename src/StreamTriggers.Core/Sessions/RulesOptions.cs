@@ -28,8 +28,14 @@ public sealed class RulesOptions
     /// </summary>
     public TimeSpan SessionRetention { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>How many recent <c>event_id</c>s per session are remembered to drop duplicate deliveries. Default 64.</summary>
+    /// <summary>How many recent <c>event_id</c>s a session with an open period remembers to drop duplicate deliveries. Default 64.</summary>
     public int MaxEventIdsPerSession { get; set; } = 64;
+
+    /// <summary>
+    /// How many of the newest <c>event_id</c>s a session keeps once its period has closed. Default 8. Tracker retries
+    /// come within seconds; an idle session should cost little memory in the state store.
+    /// </summary>
+    public int MaxEventIdsAfterClose { get; set; } = 8;
 
     /// <summary>Distinct products viewed that a period keeps (for the browse threshold and trigger context). Default 20.</summary>
     public int MaxViewedProducts { get; set; } = 20;
@@ -57,6 +63,9 @@ public sealed class RulesOptions
             yield return $"{prefix}:SessionRetention is {Duration.Format(SessionRetention)}; it must be longer than Gap ({Duration.Format(Gap)}), at least Cooldown ({Duration.Format(Cooldown)}) and at most 400d.";
         if (MaxEventIdsPerSession is < 0 or > 4096)
             yield return $"{prefix}:MaxEventIdsPerSession is {MaxEventIdsPerSession}; it must be between 0 and 4096.";
+        // At least one: a late event closes its own period at once, and its immediate retry must still be recognised.
+        if (MaxEventIdsPerSession > 0 && (MaxEventIdsAfterClose < 1 || MaxEventIdsAfterClose > MaxEventIdsPerSession))
+            yield return $"{prefix}:MaxEventIdsAfterClose is {MaxEventIdsAfterClose}; it must be between 1 and MaxEventIdsPerSession ({MaxEventIdsPerSession}).";
         if (MaxViewedProducts is < 1 or > 1000)
             yield return $"{prefix}:MaxViewedProducts is {MaxViewedProducts}; it must be between 1 and 1000.";
         if (MaxCartLines is < 1 or > 10_000)

@@ -13,7 +13,9 @@ namespace StreamTriggers.Sessions;
 /// The rules, in the order they are applied:
 /// <list type="number">
 /// <item>Before an event is applied, every timer due at or before the clock fires, in (due, session id) order.</item>
-/// <item>A duplicate delivery (an <c>event_id</c> the session remembers) is ignored entirely.</item>
+/// <item>A duplicate delivery (an <c>event_id</c> the session remembers) is ignored entirely. A session remembers
+/// its newest <see cref="RulesOptions.MaxEventIdsPerSession"/> ids while a period is open and its newest
+/// <see cref="RulesOptions.MaxEventIdsAfterClose"/> once it has closed.</item>
 /// <item>An event at or after its session's pending deadline first closes that period at the deadline.</item>
 /// <item>The event is applied; the deadline becomes last activity (greatest event time) plus the gap.</item>
 /// <item>If that deadline is already at or before the clock (a late event), it fires right after.</item>
@@ -151,10 +153,10 @@ public sealed class SessionEngine
         var type = Evaluate(s);
         if (type is { } t)
         {
-            long last = s.LastFiredMs[(int)t];
+            long last = s.LastFired(t);
             if (last == SessionState.None || (deadline - last >= _rules.CooldownMs && deadline != last))
             {
-                s.LastFiredMs[(int)t] = deadline;
+                s.SetLastFired(t, deadline);
                 Counters.Fired[(int)t]++;
                 output.Add(CreateTrigger(s, t, deadline));
             }
@@ -166,6 +168,7 @@ public sealed class SessionEngine
 
         Counters.PeriodsClosed++;
         s.ResetPeriod();
+        s.TrimEventIds(_rules.MaxEventIdsAfterClose);
         SetTimer(s, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
     }
 
@@ -230,7 +233,7 @@ public sealed class SessionEngine
                 {
                     if (s.Viewed.Count < _rules.MaxViewedProducts && IndexOf(s.Viewed, p.Id) < 0)
                     {
-                        s.Viewed.Add(p with { Quantity = 1 });
+                        s.ViewedList.Add(p.Quantity == 1 ? p : p with { Quantity = 1 });
                     }
                 }
 
@@ -255,19 +258,23 @@ public sealed class SessionEngine
                 break;
             case EventType.OrderCompleted:
                 s.PeriodOrdered = true;
-                s.Cart.Clear();
+                if (s.Cart.Count > 0)
+                {
+                    s.CartList.Clear();
+                }
                 break;
         }
     }
 
     private void AddToCart(SessionState s, ProductInfo p)
     {
-        int i = IndexOf(s.Cart, p.Id);
+        var cart = s.CartList;
+        int i = IndexOf(cart, p.Id);
         if (i >= 0)
         {
-            var line = s.Cart[i];
+            var line = cart[i];
             // The newest description wins (a price change between adds), the units accumulate.
-            s.Cart[i] = p with
+            cart[i] = p with
             {
                 Quantity = line.Quantity + p.Quantity,
                 Price = p.Price ?? line.Price,
@@ -278,9 +285,9 @@ public sealed class SessionEngine
                 Currency = p.Currency ?? line.Currency,
             };
         }
-        else if (s.Cart.Count < _rules.MaxCartLines)
+        else if (cart.Count < _rules.MaxCartLines)
         {
-            s.Cart.Add(p);
+            cart.Add(p);
         }
         else
         {
@@ -296,18 +303,19 @@ public sealed class SessionEngine
             return;
         }
 
-        int left = s.Cart[i].Quantity - p.Quantity;
+        var cart = s.CartList;
+        int left = cart[i].Quantity - p.Quantity;
         if (left > 0)
         {
-            s.Cart[i] = s.Cart[i] with { Quantity = left };
+            cart[i] = cart[i] with { Quantity = left };
         }
         else
         {
-            s.Cart.RemoveAt(i);
+            cart.RemoveAt(i);
         }
     }
 
-    private static int IndexOf(List<ProductInfo> list, string productId)
+    private static int IndexOf(IReadOnlyList<ProductInfo> list, string productId)
     {
         for (int i = 0; i < list.Count; i++)
         {

@@ -35,14 +35,24 @@ public sealed class SessionState
     public bool PeriodOrdered { get; internal set; }
     public bool PeriodCheckoutStarted { get; internal set; }
 
+    private List<ProductInfo>? _viewed;
+    private List<ProductInfo>? _cart;
+
+    // Deadline at which each trigger type last fired, or None. Fields, not an array: most sessions never fire.
+    private long _lastBrowseMs = None;
+    private long _lastCartMs = None;
+    private long _lastCheckoutMs = None;
+
     /// <summary>Distinct products viewed in the open period, in first-view order.</summary>
-    public List<ProductInfo> Viewed { get; } = [];
+    public IReadOnlyList<ProductInfo> Viewed => (IReadOnlyList<ProductInfo>?)_viewed ?? [];
 
     /// <summary>Cart lines in first-added order; <see cref="ProductInfo.Quantity"/> is the units in the cart.</summary>
-    public List<ProductInfo> Cart { get; } = [];
+    public IReadOnlyList<ProductInfo> Cart => (IReadOnlyList<ProductInfo>?)_cart ?? [];
 
-    /// <summary>Deadline at which each trigger type last fired for this session, or <see cref="None"/>.</summary>
-    internal long[] LastFiredMs { get; } = [None, None, None];
+    // Lists are created on first use: half of all sessions are a single page view and never need them.
+    internal List<ProductInfo> ViewedList => _viewed ??= new List<ProductInfo>(4);
+
+    internal List<ProductInfo> CartList => _cart ??= new List<ProductInfo>(2);
 
     /// <summary>The one timer this session owns in the index: its deadline while a period is open, else its expiry.</summary>
     public long TimerDueMs { get; internal set; } = None;
@@ -51,7 +61,23 @@ public sealed class SessionState
 
     public bool HasOpenPeriod => PendingDeadlineMs != None;
 
-    public long LastFired(TriggerType type) => LastFiredMs[(int)type];
+    /// <summary>The deadline at which <paramref name="type"/> last fired for this session, or <see cref="None"/>.</summary>
+    public long LastFired(TriggerType type) => type switch
+    {
+        TriggerType.BrowseAbandoned => _lastBrowseMs,
+        TriggerType.CartAbandoned => _lastCartMs,
+        _ => _lastCheckoutMs,
+    };
+
+    internal void SetLastFired(TriggerType type, long deadlineMs)
+    {
+        switch (type)
+        {
+            case TriggerType.BrowseAbandoned: _lastBrowseMs = deadlineMs; break;
+            case TriggerType.CartAbandoned: _lastCartMs = deadlineMs; break;
+            default: _lastCheckoutMs = deadlineMs; break;
+        }
+    }
 
     internal int SeenIdCount => _seenCount;
 
@@ -83,7 +109,7 @@ public sealed class SessionState
 
         if (_seenIds is null || (_seenIds.Length < capacity && _seenCount == _seenIds.Length))
         {
-            Array.Resize(ref _seenIds, Math.Min(capacity, Math.Max(4, _seenCount * 2)));
+            Array.Resize(ref _seenIds, Math.Min(capacity, Math.Max(8, _seenCount * 2)));
         }
 
         if (_seenCount < _seenIds.Length)
@@ -100,6 +126,20 @@ public sealed class SessionState
         return true;
     }
 
+    /// <summary>Keeps only the newest <paramref name="keep"/> remembered event ids.</summary>
+    internal void TrimEventIds(int keep)
+    {
+        if (_seenCount <= keep)
+        {
+            return;
+        }
+
+        var newest = SeenIds().Skip(_seenCount - keep).ToArray();
+        _seenIds = keep == 0 ? null : newest;
+        _seenCount = keep;
+        _seenNext = 0;
+    }
+
     internal void ResetPeriod()
     {
         PendingDeadlineMs = None;
@@ -108,7 +148,7 @@ public sealed class SessionState
         PeriodAddedToCart = false;
         PeriodOrdered = false;
         PeriodCheckoutStarted = false;
-        Viewed.Clear();
+        _viewed?.Clear();
     }
 
     public decimal CartValue()

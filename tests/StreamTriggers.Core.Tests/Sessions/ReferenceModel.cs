@@ -115,6 +115,7 @@ internal sealed class ReferenceModel(RulesOptions rules)
 
         s.Deadline = null;
         s.Viewed.Clear();
+        if (s.SeenIds.Count > rules.MaxEventIdsAfterClose) s.SeenIds.RemoveRange(0, s.SeenIds.Count - rules.MaxEventIdsAfterClose);
         s.Added = s.Ordered = s.Checkout = false;
     }
 

@@ -110,6 +110,7 @@ public class SessionEnginePropertyTests
             Cooldown = TimeSpan.FromMinutes(r.Next(4) switch { 0 => 0, 1 => 45, 2 => 180, _ => 1440 }),
             AllowedLateness = TimeSpan.FromMinutes(r.Next(3) switch { 0 => 0, 1 => 2, _ => 10 }),
             MaxEventIdsPerSession = r.Next(2) == 0 ? 3 : 64,
+            MaxEventIdsAfterClose = r.Next(1, 3),
             SessionRetention = TimeSpan.FromDays(300),
         };
 

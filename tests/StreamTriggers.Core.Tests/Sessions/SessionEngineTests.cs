@@ -288,11 +288,23 @@ public class SessionEngineTests
     [Fact]
     public void DuplicateWindow_IsBoundedPerSession()
     {
-        var rules = new RulesOptions { MaxEventIdsPerSession = 2 };
+        var rules = new RulesOptions { MaxEventIdsPerSession = 2, MaxEventIdsAfterClose = 2 };
         var run = new Run(rules).Push(Add("s1", 0, "p1", id: "e1"), Page("s1", 1, "e2"), Page("s1", 2, "e3"), Add("s1", 3, "p1", id: "e1")).Flush();
 
         // e1 fell out of a two-id window, so its redelivery counts again.
         Assert.Equal(2, run.Fired.Single().Cart.Single().Quantity);
+    }
+
+    [Fact]
+    public void ClosedSession_RemembersOnlyItsNewestIds()
+    {
+        var rules = new RulesOptions { MaxEventIdsAfterClose = 1 };
+        // e1 and e2 in period 1 (closes at 31); afterwards only e2 is remembered.
+        var run = new Run(rules).Push(Add("s1", 0, "p1", id: "e1"), Add("s1", 1, "p2", id: "e2"), Page("x", 40),
+            Add("s1", 41, "p2", id: "e2"), Add("s1", 42, "p1", id: "e1"));
+
+        Assert.Equal(1, run.Engine.Counters.DuplicatesIgnored);
+        Assert.Equal([("p1", 2), ("p2", 1)], run.Engine.Find("s1")!.Cart.Select(l => (l.Id, l.Quantity)));
     }
 
     [Fact]
