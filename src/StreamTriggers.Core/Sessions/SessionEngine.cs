@@ -46,7 +46,7 @@ public sealed class SessionEngine
 
     public int SessionCount => _sessions.Count;
 
-    public int PendingTimerEntries => _timers.Count;
+    public int PendingTimers => _timers.Count;
 
     public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
 
@@ -94,10 +94,8 @@ public sealed class SessionEngine
         }
         else
         {
-            SetTimer(s, s.PendingDeadlineMs, TimerKind.SessionDeadline);
+            _timers.Schedule(s.Timer, s.PendingDeadlineMs, TimerKind.SessionDeadline);
         }
-
-        CompactIfStale();
     }
 
     /// <summary>Fires every timer due at or before <paramref name="nowMs"/>, in (due, session id) order.</summary>
@@ -108,34 +106,30 @@ public sealed class SessionEngine
             _now = nowMs;
         }
 
-        while (_timers.TryPeekDue(_now, out var entry))
+        while (_timers.TryPeekDue(_now, out var node))
         {
             _timers.Dequeue();
-            FireTimer(entry, output);
+            FireTimer(node, output);
         }
     }
 
     /// <summary>Fires every open period's deadline now, in (deadline, session id) order (replay's <c>--flush</c>).</summary>
     public void FlushOpenPeriods(List<Trigger> output)
     {
-        while (_timers.TryPeek(out var entry))
+        while (_timers.TryPeek(out var node))
         {
             _timers.Dequeue();
-            if (entry.Kind == TimerKind.SessionDeadline)
+            if (node.Kind == TimerKind.SessionDeadline)
             {
-                FireTimer(entry, output);
+                FireTimer(node, output);
             }
         }
     }
 
-    private void FireTimer(TimerEntry entry, List<Trigger> output)
+    private void FireTimer(TimerNode node, List<Trigger> output)
     {
-        if (!_sessions.TryGetValue(entry.Subject, out var s) || s.TimerDueMs != entry.DueMs || s.TimerKind != entry.Kind)
-        {
-            return; // stale: the session moved its timer since this entry was scheduled
-        }
-
-        switch (entry.Kind)
+        var s = (SessionState)node.Owner!;
+        switch (node.Kind)
         {
             case TimerKind.SessionDeadline:
                 ClosePeriod(s, output);
@@ -169,7 +163,7 @@ public sealed class SessionEngine
         Counters.PeriodsClosed++;
         s.ResetPeriod();
         s.TrimEventIds(_rules.MaxEventIdsAfterClose);
-        SetTimer(s, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
+        _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
     }
 
     private TriggerType? Evaluate(SessionState s)
@@ -326,26 +320,5 @@ public sealed class SessionEngine
         }
 
         return -1;
-    }
-
-    private void SetTimer(SessionState s, long dueMs, TimerKind kind)
-    {
-        if (s.TimerDueMs == dueMs && s.TimerKind == kind)
-        {
-            return;
-        }
-
-        s.TimerDueMs = dueMs;
-        s.TimerKind = kind;
-        _timers.Schedule(dueMs, s.SessionId, kind);
-    }
-
-    private void CompactIfStale()
-    {
-        // Every session owns one live entry; past twice that (plus slack) the stale ones are worth a rebuild.
-        if (_timers.Count > (2 * _sessions.Count) + 4096)
-        {
-            _timers.Compact(e => _sessions.TryGetValue(e.Subject, out var s) && s.TimerDueMs == e.DueMs && s.TimerKind == e.Kind);
-        }
     }
 }

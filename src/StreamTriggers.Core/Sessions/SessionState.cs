@@ -17,7 +17,11 @@ public sealed class SessionState
     private int _seenCount;
     private int _seenNext;
 
-    public SessionState(string sessionId) => SessionId = sessionId;
+    public SessionState(string sessionId)
+    {
+        SessionId = sessionId;
+        Timer = new TimerNode(sessionId, this);
+    }
 
     public string SessionId { get; }
     public string? UserId { get; internal set; }
@@ -55,9 +59,7 @@ public sealed class SessionState
     internal List<ProductInfo> CartList => _cart ??= new List<ProductInfo>(2);
 
     /// <summary>The one timer this session owns in the index: its deadline while a period is open, else its expiry.</summary>
-    public long TimerDueMs { get; internal set; } = None;
-
-    public TimerKind TimerKind { get; internal set; }
+    public TimerNode Timer { get; }
 
     public bool HasOpenPeriod => PendingDeadlineMs != None;
 

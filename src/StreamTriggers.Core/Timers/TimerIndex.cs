@@ -1,60 +1,173 @@
 namespace StreamTriggers.Timers;
 
-/// <summary>One scheduled timer: due time (Unix ms), subject (a session or customer id) and kind.</summary>
-public readonly record struct TimerEntry(long DueMs, string Subject, TimerKind Kind);
-
 /// <summary>
-/// In-memory timer index ordered by (due, subject, kind). A subject reschedules by adding a new entry; the old one
-/// stays in the heap and is recognised as stale when it surfaces (the owner's state no longer names it). That keeps
-/// every operation a binary-heap step with no per-entry allocation, which is the hot path when every event moves its
-/// session's deadline. <see cref="Compact"/> sheds stale entries when they come to dominate.
+/// An indexed binary min-heap of <see cref="TimerNode"/>s ordered by (due, subject, kind). Each node knows its slot,
+/// so rescheduling a node is one sift up or down in place: no stale entries, no compaction, and no allocation once
+/// the array has grown. This is the hot path: every event moves its session's deadline.
 /// </summary>
 public sealed class TimerIndex
 {
-    private static readonly EntryComparer Order = new();
-    private PriorityQueue<TimerEntry, TimerEntry> _heap = new(Order);
+    private TimerNode[] _heap = new TimerNode[64];
+    private int _count;
 
-    /// <summary>Entries in the heap, stale ones included.</summary>
-    public int Count => _heap.Count;
+    public int Count => _count;
 
-    public void Schedule(long dueMs, string subject, TimerKind kind)
+    /// <summary>Schedules <paramref name="node"/>, or moves it if it is already scheduled.</summary>
+    public void Schedule(TimerNode node, long dueMs, TimerKind kind)
     {
-        var entry = new TimerEntry(dueMs, subject, kind);
-        _heap.Enqueue(entry, entry);
-    }
-
-    /// <summary>The earliest entry, if it is due at or before <paramref name="nowMs"/>.</summary>
-    public bool TryPeekDue(long nowMs, out TimerEntry entry) => _heap.TryPeek(out entry, out _) && entry.DueMs <= nowMs;
-
-    public bool TryPeek(out TimerEntry entry) => _heap.TryPeek(out entry, out _);
-
-    public TimerEntry Dequeue() => _heap.Dequeue();
-
-    /// <summary>Rebuilds the heap with only the entries <paramref name="isLive"/> accepts.</summary>
-    public void Compact(Func<TimerEntry, bool> isLive)
-    {
-        var live = new List<(TimerEntry, TimerEntry)>(_heap.Count / 2);
-        foreach (var (element, _) in _heap.UnorderedItems)
+        if (node.IsScheduled)
         {
-            if (isLive(element))
+            bool earlier = Compare(dueMs, node.Subject, kind, node) < 0;
+            node.DueMs = dueMs;
+            node.Kind = kind;
+            if (earlier)
             {
-                live.Add((element, element));
+                SiftUp(node.HeapIndex);
             }
+            else
+            {
+                SiftDown(node.HeapIndex);
+            }
+
+            return;
         }
 
-        _heap = new PriorityQueue<TimerEntry, TimerEntry>(live, Order);
+        if (_count == _heap.Length)
+        {
+            Array.Resize(ref _heap, _heap.Length * 2);
+        }
+
+        node.DueMs = dueMs;
+        node.Kind = kind;
+        node.HeapIndex = _count;
+        _heap[_count++] = node;
+        SiftUp(node.HeapIndex);
     }
 
-    public void Clear() => _heap.Clear();
-
-    private sealed class EntryComparer : IComparer<TimerEntry>
+    /// <summary>Removes <paramref name="node"/> if it is scheduled.</summary>
+    public void Cancel(TimerNode node)
     {
-        public int Compare(TimerEntry x, TimerEntry y)
+        int i = node.HeapIndex;
+        if (i < 0)
         {
-            int c = x.DueMs.CompareTo(y.DueMs);
-            if (c != 0) return c;
-            c = string.CompareOrdinal(x.Subject, y.Subject);
-            return c != 0 ? c : x.Kind.CompareTo(y.Kind);
+            return;
         }
+
+        node.HeapIndex = -1;
+        var last = _heap[--_count];
+        _heap[_count] = null!;
+        if (i == _count)
+        {
+            return;
+        }
+
+        _heap[i] = last;
+        last.HeapIndex = i;
+        SiftUp(i);
+        SiftDown(last.HeapIndex);
+    }
+
+    /// <summary>The earliest node, if it is due at or before <paramref name="nowMs"/>.</summary>
+    public bool TryPeekDue(long nowMs, out TimerNode node)
+    {
+        if (_count > 0 && _heap[0].DueMs <= nowMs)
+        {
+            node = _heap[0];
+            return true;
+        }
+
+        node = null!;
+        return false;
+    }
+
+    public bool TryPeek(out TimerNode node)
+    {
+        node = _count > 0 ? _heap[0] : null!;
+        return _count > 0;
+    }
+
+    /// <summary>Removes and returns the earliest node.</summary>
+    public TimerNode Dequeue()
+    {
+        if (_count == 0)
+        {
+            throw new InvalidOperationException("The timer index is empty.");
+        }
+
+        var top = _heap[0];
+        Cancel(top);
+        return top;
+    }
+
+    public void Clear()
+    {
+        for (int i = 0; i < _count; i++)
+        {
+            _heap[i].HeapIndex = -1;
+            _heap[i] = null!;
+        }
+
+        _count = 0;
+    }
+
+    private void SiftUp(int i)
+    {
+        var node = _heap[i];
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            var p = _heap[parent];
+            if (Compare(node.DueMs, node.Subject, node.Kind, p) >= 0)
+            {
+                break;
+            }
+
+            _heap[i] = p;
+            p.HeapIndex = i;
+            i = parent;
+        }
+
+        _heap[i] = node;
+        node.HeapIndex = i;
+    }
+
+    private void SiftDown(int i)
+    {
+        var node = _heap[i];
+        while (true)
+        {
+            int child = (2 * i) + 1;
+            if (child >= _count)
+            {
+                break;
+            }
+
+            var c = _heap[child];
+            if (child + 1 < _count && Compare(_heap[child + 1].DueMs, _heap[child + 1].Subject, _heap[child + 1].Kind, c) < 0)
+            {
+                child++;
+                c = _heap[child];
+            }
+
+            if (Compare(node.DueMs, node.Subject, node.Kind, c) <= 0)
+            {
+                break;
+            }
+
+            _heap[i] = c;
+            c.HeapIndex = i;
+            i = child;
+        }
+
+        _heap[i] = node;
+        node.HeapIndex = i;
+    }
+
+    private static int Compare(long due, string subject, TimerKind kind, TimerNode other)
+    {
+        int c = due.CompareTo(other.DueMs);
+        if (c != 0) return c;
+        c = string.CompareOrdinal(subject, other.Subject);
+        return c != 0 ? c : kind.CompareTo(other.Kind);
     }
 }

@@ -5,23 +5,26 @@ namespace StreamTriggers.Tests.Timers;
 public class TimerIndexTests
 {
     [Fact]
-    public void Dequeues_InDueThenSubjectOrder()
+    public void Dequeues_InDueThenSubjectThenKindOrder()
     {
         var index = new TimerIndex();
-        index.Schedule(20, "b", TimerKind.SessionDeadline);
-        index.Schedule(10, "z", TimerKind.SessionDeadline);
-        index.Schedule(20, "a", TimerKind.SessionDeadline);
-        index.Schedule(20, "a", TimerKind.SessionExpiry);
+        var b = new TimerNode("b");
+        var z = new TimerNode("z");
+        var a = new TimerNode("a");
+        var a2 = new TimerNode("a");
+        index.Schedule(b, 20, TimerKind.SessionDeadline);
+        index.Schedule(z, 10, TimerKind.SessionDeadline);
+        index.Schedule(a2, 20, TimerKind.SessionExpiry);
+        index.Schedule(a, 20, TimerKind.SessionDeadline);
 
-        var order = new List<TimerEntry>();
+        var order = new List<TimerNode>();
         while (index.TryPeekDue(20, out _))
         {
             order.Add(index.Dequeue());
         }
 
-        Assert.Equal(
-            [new(10, "z", TimerKind.SessionDeadline), new(20, "a", TimerKind.SessionDeadline), new(20, "a", TimerKind.SessionExpiry), new(20, "b", TimerKind.SessionDeadline)],
-            order);
+        Assert.Equal([z, a, a2, b], order);
+        Assert.All(order, n => Assert.False(n.IsScheduled));
     }
 
     [Fact]
@@ -30,31 +33,66 @@ public class TimerIndexTests
         var index = new TimerIndex();
         Assert.False(index.TryPeekDue(long.MaxValue, out _));
 
-        index.Schedule(100, "a", TimerKind.SessionDeadline);
+        index.Schedule(new TimerNode("a"), 100, TimerKind.SessionDeadline);
         Assert.False(index.TryPeekDue(99, out _));
-        Assert.True(index.TryPeekDue(100, out var e));
-        Assert.Equal(100, e.DueMs);
+        Assert.True(index.TryPeekDue(100, out var n));
+        Assert.Equal(100, n.DueMs);
     }
 
     [Fact]
-    public void Compact_KeepsOnlyLiveEntries_InOrder()
+    public void Rescheduling_MovesTheNode_WithoutAddingOne()
     {
         var index = new TimerIndex();
-        for (int i = 0; i < 100; i++)
-        {
-            index.Schedule(1000 - i, "s" + (i % 5), TimerKind.SessionDeadline);
-        }
+        var a = new TimerNode("a");
+        var b = new TimerNode("b");
+        index.Schedule(a, 10, TimerKind.SessionDeadline);
+        index.Schedule(b, 20, TimerKind.SessionDeadline);
 
-        index.Compact(e => e.DueMs % 2 == 0);
+        index.Schedule(a, 30, TimerKind.SessionDeadline);
+        Assert.Equal(2, index.Count);
+        Assert.Same(b, index.Dequeue());
 
-        Assert.Equal(50, index.Count);
-        long previous = long.MinValue;
-        while (index.TryPeek(out _))
+        index.Schedule(b, 5, TimerKind.SessionExpiry);
+        Assert.Same(b, index.Dequeue());
+        Assert.Equal(TimerKind.SessionExpiry, b.Kind);
+        index.Cancel(a);
+        index.Cancel(a);
+        Assert.Equal(0, index.Count);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void RandomOperations_MatchASortedModel(int seed)
+    {
+        var r = new Random(seed);
+        var index = new TimerIndex();
+        var nodes = Enumerable.Range(0, 200).Select(i => new TimerNode("s" + i)).ToArray();
+        var model = new Dictionary<TimerNode, long>();
+        for (int step = 0; step < 20_000; step++)
         {
-            var e = index.Dequeue();
-            Assert.True(e.DueMs >= previous);
-            Assert.Equal(0, e.DueMs % 2);
-            previous = e.DueMs;
+            var node = nodes[r.Next(nodes.Length)];
+            switch (r.Next(10))
+            {
+                case < 6:
+                    long due = r.Next(1000);
+                    index.Schedule(node, due, TimerKind.SessionDeadline);
+                    model[node] = due;
+                    break;
+                case < 8:
+                    index.Cancel(node);
+                    model.Remove(node);
+                    break;
+                default:
+                    if (model.Count == 0) break;
+                    var expected = model.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key.Subject, StringComparer.Ordinal).First().Key;
+                    Assert.Same(expected, index.Dequeue());
+                    model.Remove(expected);
+                    break;
+            }
+
+            Assert.Equal(model.Count, index.Count);
         }
     }
 }
