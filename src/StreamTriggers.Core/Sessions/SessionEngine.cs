@@ -30,11 +30,17 @@ public sealed class SessionEngine
     private readonly RulesOptions _rules;
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
+    private readonly List<SessionState> _dirty = [];
     private long _now = long.MinValue;
 
-    public SessionEngine(RulesOptions rules)
+    private readonly bool _trackChanges;
+
+    /// <param name="rules">The session rules.</param>
+    /// <param name="trackChanges">Record changed sessions for <see cref="TakeDirty"/> (the live worker persists them; replay does not).</param>
+    public SessionEngine(RulesOptions rules, bool trackChanges = false)
     {
         _rules = rules.EnsureValid();
+        _trackChanges = trackChanges;
     }
 
     public RulesOptions Rules => _rules;
@@ -49,6 +55,65 @@ public sealed class SessionEngine
     public int PendingTimers => _timers.Count;
 
     public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
+
+    public bool Contains(string sessionId) => _sessions.ContainsKey(sessionId);
+
+    /// <summary>The earliest pending timer's due time, or null when none is pending.</summary>
+    public long? NextDueMs => _timers.TryPeek(out var node) ? node.DueMs : null;
+
+    /// <summary>
+    /// Adds a session read back from a state store. A session whose retention has run out by the engine's clock is
+    /// not imported (false): the visitor starts fresh, as in replay.
+    /// </summary>
+    public bool Import(SessionState s)
+    {
+        if (!s.HasOpenPeriod && s.LastActivityMs + _rules.RetentionMs <= _now)
+        {
+            return false;
+        }
+
+        if (_sessions.TryGetValue(s.SessionId, out var existing))
+        {
+            _timers.Cancel(existing.Timer);
+        }
+
+        _sessions[s.SessionId] = s;
+        _timers.Schedule(s.Timer, s.HasOpenPeriod ? s.PendingDeadlineMs : s.LastActivityMs + _rules.RetentionMs,
+            s.HasOpenPeriod ? TimerKind.SessionDeadline : TimerKind.SessionExpiry);
+        return true;
+    }
+
+    /// <summary>Hands out every session changed since the last call, and marks them clean.</summary>
+    public void TakeDirty(List<SessionState> into)
+    {
+        foreach (var s in _dirty)
+        {
+            s.IsDirty = false;
+            into.Add(s);
+        }
+
+        _dirty.Clear();
+    }
+
+    /// <summary>Drops a clean session from memory (it is durable elsewhere); its timer goes with it.</summary>
+    public void Evict(SessionState s)
+    {
+        if (s.IsDirty)
+        {
+            throw new InvalidOperationException($"session {s.SessionId} has unpersisted changes");
+        }
+
+        _timers.Cancel(s.Timer);
+        _sessions.Remove(s.SessionId);
+    }
+
+    /// <summary>Drops every session (a partition was revoked).</summary>
+    public void Clear()
+    {
+        _timers.Clear();
+        _sessions.Clear();
+        _dirty.Clear();
+    }
 
     /// <summary>Sessions with a period still open (a deadline not yet fired). O(sessions): for summaries, not the hot path.</summary>
     public int CountOpenPeriods() => _sessions.Values.Count(s => s.HasOpenPeriod);
@@ -72,6 +137,7 @@ public sealed class SessionEngine
         }
 
         Counters.EventsApplied++;
+        MarkDirty(s);
 
         if (s.HasOpenPeriod && ev.TimestampMs >= s.PendingDeadlineMs)
         {
@@ -161,9 +227,19 @@ public sealed class SessionEngine
         }
 
         Counters.PeriodsClosed++;
+        MarkDirty(s);
         s.ResetPeriod();
         s.TrimEventIds(_rules.MaxEventIdsAfterClose);
         _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
+    }
+
+    private void MarkDirty(SessionState s)
+    {
+        if (_trackChanges && !s.IsDirty)
+        {
+            s.IsDirty = true;
+            _dirty.Add(s);
+        }
     }
 
     private TriggerType? Evaluate(SessionState s)

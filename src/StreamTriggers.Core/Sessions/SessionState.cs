@@ -63,6 +63,9 @@ public sealed class SessionState
 
     public bool HasOpenPeriod => PendingDeadlineMs != None;
 
+    /// <summary>Changed since the engine last handed it out for persisting.</summary>
+    internal bool IsDirty { get; set; }
+
     /// <summary>The deadline at which <paramref name="type"/> last fired for this session, or <see cref="None"/>.</summary>
     public long LastFired(TriggerType type) => type switch
     {

@@ -1,0 +1,85 @@
+namespace StreamTriggers.State;
+
+/// <summary>
+/// The state store of the embedded mode and of unit tests: the same contract as the Redis store (fencing epochs,
+/// atomic commits), held in process memory. Nothing survives the process.
+/// </summary>
+public sealed class InMemoryStateStore : IStateStore
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<PartitionId, Partition> _partitions = [];
+
+    public Task<PartitionClaim> ClaimAsync(PartitionId partition, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var p = Get(partition);
+            p.Epoch++;
+            return Task.FromResult(new PartitionClaim(partition, p.Epoch, p.NextOffset,
+                [.. p.Deadlines.Select(kv => (kv.Key, kv.Value))]));
+        }
+    }
+
+    public Task<byte[]?[]> LoadAsync(PartitionClaim claim, IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var p = Get(claim.Partition);
+            return Task.FromResult(sessionIds.Select(id => p.Sessions.GetValueOrDefault(id)).ToArray());
+        }
+    }
+
+    public Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var p = Get(claim.Partition);
+            if (p.Epoch != claim.Epoch)
+            {
+                return Task.FromResult(false);
+            }
+
+            foreach (var w in sessions)
+            {
+                if (w.State is null) p.Sessions.Remove(w.SessionId);
+                else p.Sessions[w.SessionId] = w.State;
+                if (w.DeadlineMs is { } d) p.Deadlines[w.SessionId] = d;
+                else p.Deadlines.Remove(w.SessionId);
+            }
+
+            if (nextOffset is { } offset)
+            {
+                p.NextOffset = offset;
+            }
+
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <summary>Sessions stored for a partition (inspection and tests).</summary>
+    public int SessionCount(PartitionId partition)
+    {
+        lock (_lock)
+        {
+            return Get(partition).Sessions.Count;
+        }
+    }
+
+    private Partition Get(PartitionId id)
+    {
+        if (!_partitions.TryGetValue(id, out var p))
+        {
+            _partitions[id] = p = new Partition();
+        }
+
+        return p;
+    }
+
+    private sealed class Partition
+    {
+        public long Epoch;
+        public long? NextOffset;
+        public readonly Dictionary<string, byte[]> Sessions = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, long> Deadlines = new(StringComparer.Ordinal);
+    }
+}
