@@ -1,4 +1,5 @@
 using StreamTriggers.Worker.Cli;
+using StreamTriggers.Worker.Hosting;
 using StreamTriggers.Worker.Replay;
 
 namespace StreamTriggers.Worker;
@@ -11,13 +12,14 @@ internal static class Program
         usage: streamtriggers <command> [options]
 
         commands:
+          run       the live worker: Kafka in, Redis state, triggers out (embedded when no Kafka is configured)
           replay    run recorded clickstream (JSON lines or REES46 CSV) through the engine in event time
           help      this text, or 'help <command>'
 
         'streamtriggers <command> --help' shows a command's options.
         """;
 
-    public static int Main(string[] args)
+    public static async Task<int> Main(string[] args)
     {
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
@@ -38,6 +40,7 @@ internal static class Program
             return command switch
             {
                 "replay" => ReplayCommand.Run(rest),
+                "run" => await RunCommand.RunAsync(rest).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{command}'"),
             };
         }
@@ -52,6 +55,7 @@ internal static class Program
     private static string? CommandUsage(string command) => command switch
     {
         "replay" => ReplayCommand.Usage,
+        "run" => RunCommand.Usage,
         _ => null,
     };
 }

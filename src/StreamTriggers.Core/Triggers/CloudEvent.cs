@@ -1,0 +1,41 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace StreamTriggers.Triggers;
+
+/// <summary>
+/// The trigger topic's message body: a CloudEvents 1.0 structured-mode JSON envelope around the trigger
+/// <c>data</c> object (DESIGN.md section 5). <c>type</c> is <c>io.streamtriggers.&lt;trigger type&gt;</c>,
+/// <c>subject</c> the session, <c>time</c> when it was detected.
+/// </summary>
+public static class CloudEvent
+{
+    public const string ContentType = "application/cloudevents+json; charset=utf-8";
+    public const string TypePrefix = "io.streamtriggers.";
+
+    public static void Write(Utf8JsonWriter w, Trigger t, string source)
+    {
+        w.WriteStartObject();
+        w.WriteString("specversion"u8, "1.0");
+        w.WriteString("id"u8, t.Id);
+        w.WriteString("source"u8, source);
+        w.WriteString("type"u8, TypePrefix + TriggerTypes.Name(t.Type));
+        TriggerJson.WriteTime(w, "time"u8, t.DetectedAtMs);
+        w.WriteString("subject"u8, t.SessionId);
+        w.WriteString("datacontenttype"u8, "application/json");
+        w.WritePropertyName("data"u8);
+        TriggerJson.WriteData(w, t);
+        w.WriteEndObject();
+    }
+
+    public static byte[] Serialize(Trigger t, string source)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer, TriggerJson.WriterOptions))
+        {
+            Write(w, t, source);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,45 @@
+namespace StreamTriggers.Kafka;
+
+/// <summary>Topics, group and client settings. Bound from <c>StreamTriggers:Kafka</c>.</summary>
+public sealed class KafkaOptions
+{
+    public const string SectionName = "StreamTriggers:Kafka";
+
+    /// <summary>Brokers to bootstrap from. Empty means embedded: an in-process Kafka-protocol cluster (librdkafka's mock).</summary>
+    public string BootstrapServers { get; set; } = string.Empty;
+
+    public string InputTopic { get; set; } = "clickstream";
+
+    public string TriggerTopic { get; set; } = "triggers";
+
+    public string DeadLetterTopic { get; set; } = "clickstream-dlq";
+
+    public string GroupId { get; set; } = "streamtriggers";
+
+    /// <summary>
+    /// Any librdkafka setting, passed to the consumer and the producer as is (security.protocol, sasl.mechanism,
+    /// sasl.username, ssl.ca.location, ...): <c>StreamTriggers:Kafka:Settings:sasl.mechanism=PLAIN</c>.
+    /// </summary>
+    public Dictionary<string, string> Settings { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Partitions of each topic the embedded cluster creates. Default 8.</summary>
+    public int EmbeddedPartitions { get; set; } = 8;
+
+    public bool IsEmbedded => string.IsNullOrWhiteSpace(BootstrapServers);
+
+    public IEnumerable<string> Validate(string prefix = SectionName)
+    {
+        foreach (var (key, value) in new[] { ("InputTopic", InputTopic), ("TriggerTopic", TriggerTopic), ("DeadLetterTopic", DeadLetterTopic), ("GroupId", GroupId) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || value.Length > 249 || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
+                yield return $"{prefix}:{key} is '{value}'; a topic or group name is 1 to 249 of [a-zA-Z0-9._-].";
+        }
+
+        if (new[] { InputTopic, TriggerTopic, DeadLetterTopic }.Distinct(StringComparer.Ordinal).Count() < 3)
+            yield return $"{prefix}: InputTopic, TriggerTopic and DeadLetterTopic must be three different topics.";
+        if (EmbeddedPartitions is < 1 or > 256)
+            yield return $"{prefix}:EmbeddedPartitions is {EmbeddedPartitions}; it must be between 1 and 256.";
+        foreach (var key in Settings.Keys.Where(k => k is "group.id" or "bootstrap.servers" or "enable.auto.offset.store"))
+            yield return $"{prefix}:Settings:{key} cannot be overridden; it is set by its own option or by the worker's delivery guarantees.";
+    }
+}

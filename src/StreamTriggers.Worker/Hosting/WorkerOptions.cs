@@ -1,0 +1,43 @@
+using StreamTriggers.Time;
+
+namespace StreamTriggers.Worker.Hosting;
+
+/// <summary>How the live worker batches, buffers and shuts down. Bound from <c>StreamTriggers:Worker</c>.</summary>
+public sealed class WorkerOptions
+{
+    public const string SectionName = "StreamTriggers:Worker";
+
+    /// <summary>Most messages of one partition processed as one batch (one state round trip, one commit). Default 2000.</summary>
+    public int MaxBatchSize { get; set; } = 2000;
+
+    /// <summary>Messages buffered per partition before its consumption is paused (backpressure). Default 10000.</summary>
+    public int PartitionQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>An event time more than this ahead of its arrival is clamped to the arrival time. Default 1 minute.</summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Bound on each shutdown step (draining partitions, closing the consumer, flushing the producer). Default 15 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>First wait after a failed state write or publish; doubles up to 5 s while the failure lasts. Default 100 ms.</summary>
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The CloudEvents <c>source</c> of every trigger. Default <c>streamtriggers</c>.</summary>
+    public string Source { get; set; } = "streamtriggers";
+
+    public IEnumerable<string> Validate(string prefix = SectionName)
+    {
+        if (MaxBatchSize is < 1 or > 100_000)
+            yield return $"{prefix}:MaxBatchSize is {MaxBatchSize}; it must be between 1 and 100000.";
+        if (PartitionQueueCapacity < MaxBatchSize || PartitionQueueCapacity > 1_000_000)
+            yield return $"{prefix}:PartitionQueueCapacity is {PartitionQueueCapacity}; it must be between MaxBatchSize ({MaxBatchSize}) and 1000000.";
+        if (MaxClockSkew < TimeSpan.Zero || MaxClockSkew > TimeSpan.FromDays(1))
+            yield return $"{prefix}:MaxClockSkew is {Duration.Format(MaxClockSkew)}; it must be between 0s and 1d.";
+        if (ShutdownTimeout < TimeSpan.FromSeconds(1) || ShutdownTimeout > TimeSpan.FromMinutes(10))
+            yield return $"{prefix}:ShutdownTimeout is {Duration.Format(ShutdownTimeout)}; it must be between 1s and 10m.";
+        if (RetryBackoff < TimeSpan.FromMilliseconds(1) || RetryBackoff > TimeSpan.FromSeconds(5))
+            yield return $"{prefix}:RetryBackoff is {Duration.Format(RetryBackoff)}; it must be between 1ms and 5s.";
+        if (string.IsNullOrWhiteSpace(Source))
+            yield return $"{prefix}:Source must not be empty.";
+    }
+}

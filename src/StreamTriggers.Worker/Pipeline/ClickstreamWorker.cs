@@ -1,0 +1,307 @@
+using System.Collections.Concurrent;
+using Confluent.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StreamTriggers.Decoding;
+using StreamTriggers.Kafka;
+using StreamTriggers.Sessions;
+using StreamTriggers.State;
+using StreamTriggers.Worker.Hosting;
+
+namespace StreamTriggers.Worker.Pipeline;
+
+/// <summary>
+/// The consume loop: one consumer in the group, on its own thread (the client is not thread-safe), routing each
+/// partition's messages to that partition's <see cref="PartitionProcessor"/>. Partitions run concurrently; order is
+/// kept within each. A full partition queue pauses that partition at the broker (backpressure) instead of growing
+/// memory. Rebalance callbacks run on this thread: an assigned partition is claimed in the state store and resumes at
+/// its stored position; a revoked one finishes and commits its batch in hand before the callback returns.
+/// </summary>
+internal sealed partial class ClickstreamWorker : BackgroundService
+{
+    private readonly KafkaOptions _kafka;
+    private readonly WorkerOptions _options;
+    private readonly RulesOptions _rules;
+    private readonly IStateStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ClickstreamWorker> _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly WorkerStats _stats;
+    private readonly Dictionary<TopicPartition, PartitionProcessor> _processors = [];
+    private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
+    private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
+    private readonly DecoderLimits _limits = new();
+    private IConsumer<byte[]?, byte[]?>? _consumer;
+    private TriggerPublisher? _publisher;
+
+    public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IStateStore store,
+        TimeProvider time, ILoggerFactory loggers, WorkerStats stats)
+    {
+        _kafka = kafka.Value;
+        _options = options.Value;
+        _rules = rules.Value;
+        _store = store;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ClickstreamWorker>();
+        _stats = stats;
+    }
+
+    /// <summary>Completes when the consumer has joined the group and holds at least one partition.</summary>
+    public TaskCompletionSource Assigned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void ConsumeLoop(CancellationToken stop)
+    {
+        var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
+        _publisher = new TriggerPublisher(producer, _kafka.TriggerTopic, _kafka.DeadLetterTopic, _options.Source, _loggers.CreateLogger<TriggerPublisher>());
+        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig())
+            .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
+            .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions.Select(p => p.TopicPartition), lost: false))
+            .SetPartitionsLostHandler((_, partitions) => OnRevoked(partitions.Select(p => p.TopicPartition), lost: true))
+            .SetErrorHandler((_, e) => LogKafkaError(_logger, e.Code.ToString(), e.Reason, e.IsFatal))
+            .Build();
+
+        try
+        {
+            _consumer.Subscribe(_kafka.InputTopic);
+            LogStarted(_logger, _kafka.InputTopic, _kafka.GroupId, _kafka.TriggerTopic);
+            while (!stop.IsCancellationRequested)
+            {
+                StorePendingOffsets();
+                DrainOverflow();
+                ConsumeResult<byte[]?, byte[]?>? result;
+                try
+                {
+                    result = _consumer.Consume(TimeSpan.FromMilliseconds(50));
+                }
+                catch (ConsumeException ex) when (!ex.Error.IsFatal)
+                {
+                    LogKafkaError(_logger, ex.Error.Code.ToString(), ex.Error.Reason, false);
+                    continue;
+                }
+
+                if (result is null)
+                {
+                    continue;
+                }
+
+                Route(result.TopicPartition, result.IsPartitionEOF ? InputItem.EndOfPartition : new InputItem(result));
+            }
+        }
+        finally
+        {
+            Shutdown();
+        }
+    }
+
+    private void Route(TopicPartition tp, InputItem item)
+    {
+        if (!_processors.TryGetValue(tp, out var processor))
+        {
+            return; // revoked since it was fetched; the next owner reads it from the committed position
+        }
+
+        if (_overflow.TryGetValue(tp, out var queue))
+        {
+            queue.Enqueue(item);
+        }
+        else if (!processor.TryEnqueue(item))
+        {
+            _overflow[tp] = new Queue<InputItem>([item]);
+            _consumer!.Pause([tp]);
+        }
+    }
+
+    private void DrainOverflow()
+    {
+        if (_overflow.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var (tp, queue) in _overflow.ToList())
+        {
+            if (!_processors.TryGetValue(tp, out var processor))
+            {
+                _overflow.Remove(tp);
+                continue;
+            }
+
+            while (queue.TryPeek(out var item) && processor.TryEnqueue(item))
+            {
+                queue.Dequeue();
+            }
+
+            if (queue.Count == 0)
+            {
+                _overflow.Remove(tp);
+                _consumer!.Resume([tp]);
+            }
+        }
+    }
+
+    private void StorePendingOffsets()
+    {
+        while (_offsetsToStore.TryDequeue(out var tpo))
+        {
+            if (!_processors.ContainsKey(tpo.TopicPartition))
+            {
+                continue;
+            }
+
+            try
+            {
+                _consumer!.StoreOffset(tpo);
+            }
+            catch (KafkaException ex)
+            {
+                // The Kafka-side offset only serves lag monitoring: the position of record is in the state store.
+                LogKafkaError(_logger, ex.Error.Code.ToString(), ex.Error.Reason, false);
+            }
+        }
+    }
+
+    private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
+    {
+        var result = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var tp in partitions)
+        {
+            var claim = ClaimWithRetry(tp);
+            var processor = new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _limits, _time,
+                _loggers.CreateLogger<PartitionProcessor>(), _stats, _offsetsToStore.Enqueue);
+            _processors[tp] = processor;
+            processor.Start();
+            _stats.PartitionAssigned();
+            result.Add(new TopicPartitionOffset(tp, claim.NextOffset is { } next ? new Offset(next) : Offset.Unset));
+        }
+
+        Assigned.TrySetResult();
+        return result;
+    }
+
+    private PartitionClaim ClaimWithRetry(TopicPartition tp)
+    {
+        var delay = _options.RetryBackoff;
+        while (true)
+        {
+            try
+            {
+                return _store.ClaimAsync(new PartitionId(tp.Topic, tp.Partition.Value), CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException or TimeoutException)
+            {
+                LogClaimRetry(_logger, tp.ToString(), delay.TotalMilliseconds, ex.Message);
+                Thread.Sleep(delay);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    private void OnRevoked(IEnumerable<TopicPartition> partitions, bool lost)
+    {
+        var stopping = new List<Task>();
+        foreach (var tp in partitions)
+        {
+            _overflow.Remove(tp);
+            if (_processors.Remove(tp, out var processor))
+            {
+                var stop = lost ? processor.AbortAsync() : processor.StopAsync(_options.ShutdownTimeout);
+                stopping.Add(stop.ContinueWith(_ => processor.Dispose(), TaskScheduler.Default));
+                _stats.PartitionRevoked();
+            }
+        }
+
+        // Blocking here is the point: the partition is handed over only after its batch in hand is committed.
+        Task.WhenAll(stopping).Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1));
+        StorePendingOffsets();
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            LogRevoked(_logger, string.Join(",", partitions.Select(p => p.Partition.Value)), lost);
+        }
+    }
+
+    private void Shutdown()
+    {
+        OnRevoked([.. _processors.Keys], lost: false);
+        var consumer = _consumer;
+        var producer = _publisher?.Producer;
+        // librdkafka's close and flush can hang on an unhealthy broker: each is bounded.
+        var close = Task.Run(() =>
+        {
+            try
+            {
+                consumer?.Close();
+            }
+            catch (KafkaException ex)
+            {
+                LogKafkaError(_logger, ex.Error.Code.ToString(), ex.Error.Reason, false);
+            }
+        });
+        if (!close.Wait(_options.ShutdownTimeout))
+        {
+            LogShutdownStepTimeout(_logger, "consumer close", _options.ShutdownTimeout.TotalSeconds);
+        }
+
+        var flush = Task.Run(() => producer?.Flush(_options.ShutdownTimeout));
+        if (!flush.Wait(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)))
+        {
+            LogShutdownStepTimeout(_logger, "producer flush", _options.ShutdownTimeout.TotalSeconds);
+        }
+
+        if (close.IsCompleted)
+        {
+            consumer?.Dispose();
+        }
+
+        if (flush.IsCompleted)
+        {
+            producer?.Dispose();
+        }
+    }
+
+    private ConsumerConfig ConsumerConfig()
+    {
+        var config = new ConsumerConfig(new Dictionary<string, string>(_kafka.Settings))
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            GroupId = _kafka.GroupId,
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+            EnablePartitionEof = true,
+        };
+        return config;
+    }
+
+    private ProducerConfig ProducerConfig()
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Settings))
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            Acks = Acks.All,
+            EnableIdempotence = true,
+        };
+        config.LingerMs ??= 2;
+        return config;
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "consuming {InputTopic} in group {GroupId}, triggers to {TriggerTopic}")]
+    private static partial void LogStarted(ILogger logger, string inputTopic, string groupId, string triggerTopic);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "partitions {Partitions} revoked (lost: {Lost})")]
+    private static partial void LogRevoked(ILogger logger, string partitions, bool lost);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "kafka {Code}: {Reason} (fatal: {Fatal})")]
+    private static partial void LogKafkaError(ILogger logger, string code, string reason, bool fatal);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "claiming {Partition} failed; retrying in {DelayMs} ms: {Message}")]
+    private static partial void LogClaimRetry(ILogger logger, string partition, double delayMs, string message);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "shutdown step '{Step}' did not finish within {Seconds} s; abandoning it")]
+    private static partial void LogShutdownStepTimeout(ILogger logger, string step, double seconds);
+}

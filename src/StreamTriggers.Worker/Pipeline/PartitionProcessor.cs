@@ -1,0 +1,407 @@
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
+using StreamTriggers.State;
+using StreamTriggers.Triggers;
+using StreamTriggers.Worker.Hosting;
+
+namespace StreamTriggers.Worker.Pipeline;
+
+/// <summary>
+/// Runs one input partition: batches of messages through the engine, and the partition's timers on the wall clock.
+/// </summary>
+/// <remarks>
+/// Per batch: decode every message; load the sessions not in memory in one store round trip; apply the events in
+/// offset order; publish triggers and dead letters and wait for the broker's acks; then commit the changed sessions,
+/// their deadlines and the next input offset in one atomic, epoch-fenced write. A crash before that write replays the
+/// batch from the old position against the old state: the same events give the same triggers with the same ids.
+/// <para>
+/// The clock: each message is applied at its arrival (the Kafka timestamp, never later than the wall clock) minus the
+/// allowed lateness, so a backlog replays at the times it arrived, not in a rush at the current time. Only when the
+/// partition is caught up does the wall clock drive the timers, so a quiet partition's deadlines fire at
+/// deadline + lateness without waiting for another event. Caught up: the consumer reported the partition's end
+/// since its last message, or nothing is queued and the last message arrived within the allowed lateness (a live
+/// stream; the consumer's end-of-partition news can lag by a fetch wait).
+/// </para>
+/// </remarks>
+internal sealed partial class PartitionProcessor : IDisposable
+{
+    private readonly TopicPartition _partition;
+    private readonly PartitionClaim _claim;
+    private readonly IStateStore _store;
+    private readonly TriggerPublisher _publisher;
+    private readonly WorkerOptions _options;
+    private readonly RulesOptions _rules;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly WorkerStats _stats;
+    private readonly Action<TopicPartitionOffset> _storeOffset;
+    private readonly JsonEventDecoder _decoder;
+    private readonly SessionEngine _engine;
+    private readonly Channel<InputItem> _input;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly long _latenessMs;
+    private readonly long _skewMs;
+    private long _clock = long.MinValue;
+    private bool _endReached;
+    private long _lastArrivalMs = long.MinValue;
+    private Task? _run;
+
+    public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
+        WorkerOptions options, RulesOptions rules, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
+        Action<TopicPartitionOffset> storeOffset)
+    {
+        _partition = partition;
+        _claim = claim;
+        _store = store;
+        _publisher = publisher;
+        _options = options;
+        _rules = rules;
+        _time = time;
+        _logger = logger;
+        _stats = stats;
+        _storeOffset = storeOffset;
+        _decoder = new JsonEventDecoder(limits);
+        _engine = new SessionEngine(rules, trackChanges: true);
+        _latenessMs = (long)rules.AllowedLateness.TotalMilliseconds;
+        _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
+        _input = Channel.CreateBounded<InputItem>(new BoundedChannelOptions(options.PartitionQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public TopicPartition Partition => _partition;
+
+    public void Dispose() => _abort.Dispose();
+
+    public SessionEngine Engine => _engine;
+
+    /// <summary>Set when another worker claimed the partition: this one must stop touching it.</summary>
+    public bool Fenced { get; private set; }
+
+    /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
+    public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
+
+    /// <summary>Items waiting in the queue.</summary>
+    public int Queued => _input.Reader.Count;
+
+    public void Start() => _run = Task.Run(RunAsync);
+
+    /// <summary>
+    /// Stops after the batch in hand is published and committed; queued items are left for the next owner, who
+    /// resumes from the committed position. Bounded by <paramref name="timeout"/>.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        _input.Writer.TryComplete();
+        if (_run is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _run.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStopTimeout(_logger, _partition.ToString(), timeout.TotalSeconds);
+            await _abort.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops at once without committing (the partition was lost; a successor owns it).</summary>
+    public Task AbortAsync()
+    {
+        _input.Writer.TryComplete();
+        return _abort.CancelAsync();
+    }
+
+    private async Task RunAsync()
+    {
+        var ct = _abort.Token;
+        try
+        {
+            await LoadOpenSessionsAsync(ct).ConfigureAwait(false);
+            var batch = new List<ConsumeResult<byte[]?, byte[]?>>(_options.MaxBatchSize);
+            while (!ct.IsCancellationRequested)
+            {
+                batch.Clear();
+                bool completed = await WaitForWorkAsync(ct).ConfigureAwait(false);
+                while (batch.Count < _options.MaxBatchSize && _input.Reader.TryRead(out var item))
+                {
+                    if (item.IsEndOfPartition)
+                    {
+                        _endReached = true;
+                    }
+                    else
+                    {
+                        _endReached = false;
+                        batch.Add(item.Message!);
+                    }
+                }
+
+                // Stopping: finish nothing new. Queued messages belong to the next owner.
+                if (completed && batch.Count == 0)
+                {
+                    break;
+                }
+
+                await ProcessAsync(batch, ct).ConfigureAwait(false);
+                if (Fenced || (completed && _input.Reader.Completion.IsCompleted))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogProcessorFailed(_logger, ex, _partition.ToString());
+            throw;
+        }
+    }
+
+    // True when the input is completed (stop requested). Otherwise returns when there is input or a timer is due.
+    private async Task<bool> WaitForWorkAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            if (_input.Reader.Completion.IsCompleted)
+            {
+                return true;
+            }
+
+            if (_input.Reader.TryPeek(out _))
+            {
+                return false;
+            }
+
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            long? due = CaughtUp(now) && _engine.NextDueMs is { } next ? next + _latenessMs : null;
+            if (due is { } d && d <= now)
+            {
+                return false;
+            }
+
+            var wait = _input.Reader.WaitToReadAsync(ct).AsTask();
+            if (due is { } dueAt)
+            {
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var delay = Task.Delay(TimeSpan.FromMilliseconds(dueAt - now), _time, timer.Token);
+                await Task.WhenAny(wait, delay).ConfigureAwait(false);
+                await timer.CancelAsync().ConfigureAwait(false);
+                if (delay.IsCompletedSuccessfully)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                if (!await wait.ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+        }
+    }
+
+    private bool CaughtUp(long nowMs) =>
+        _endReached || (_input.Reader.Count == 0 && _lastArrivalMs >= nowMs - Math.Max(_latenessMs, 1));
+
+    private async Task LoadOpenSessionsAsync(CancellationToken ct)
+    {
+        var ids = _claim.Deadlines.Select(d => d.SessionId).ToList();
+        for (int i = 0; i < ids.Count; i += 1000)
+        {
+            var chunk = ids.GetRange(i, Math.Min(1000, ids.Count - i));
+            var states = await RetryAsync(() => _store.LoadAsync(_claim, chunk, ct), "load", ct).ConfigureAwait(false);
+            for (int j = 0; j < chunk.Count; j++)
+            {
+                if (states[j] is { } bytes)
+                {
+                    _engine.Import(SessionCodec.Decode(chunk[j], bytes, _rules.MaxEventIdsPerSession));
+                }
+            }
+        }
+
+        LogAssigned(_logger, _partition.ToString(), _claim.Epoch, _claim.NextOffset ?? -1, ids.Count);
+    }
+
+    private async Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
+    {
+        var events = new List<(TrackerEvent? Event, long ArrivalMs)>(batch.Count);
+        var deadLetters = new List<DeadLetter>();
+        var missing = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long wallNow = _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+        foreach (var m in batch)
+        {
+            long arrival = m.Message.Timestamp.Type == TimestampType.NotAvailable
+                ? wallNow
+                : Math.Min(m.Message.Timestamp.UnixTimestampMs, wallNow);
+            TrackerEvent? ev = null;
+            var rejection = new Rejection(RejectReason.MalformedJson, "empty message (null value)");
+            if (m.Message.Value is null || !_decoder.TryDecode(m.Message.Value, out ev, out rejection))
+            {
+                var r = rejection;
+                deadLetters.Add(new DeadLetter(m.Message.Key, m.Message.Value, m.Message.Headers, r, m.TopicPartitionOffset));
+                _stats.AddRejected(r.Reason);
+                events.Add((null, arrival));
+                continue;
+            }
+
+            if (ev!.TimestampMs > arrival + _skewMs)
+            {
+                ev.TimestampMs = arrival;
+                _stats.AddClamped();
+            }
+
+            events.Add((ev, arrival));
+            if (!_engine.Contains(ev.SessionId) && seen.Add(ev.SessionId))
+            {
+                missing.Add(ev.SessionId);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            var states = await RetryAsync(() => _store.LoadAsync(_claim, missing, ct), "load", ct).ConfigureAwait(false);
+            for (int i = 0; i < missing.Count; i++)
+            {
+                if (states[i] is { } bytes)
+                {
+                    _engine.Import(SessionCodec.Decode(missing[i], bytes, _rules.MaxEventIdsPerSession));
+                }
+            }
+        }
+
+        var triggers = new List<Trigger>();
+        long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
+        foreach (var (ev, arrival) in events)
+        {
+            _lastArrivalMs = Math.Max(_lastArrivalMs, arrival);
+            _clock = Math.Max(_clock, arrival - _latenessMs);
+            if (ev is not null)
+            {
+                _engine.Apply(ev, _clock, triggers);
+            }
+        }
+
+        long wallAfter = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (CaughtUp(wallAfter))
+        {
+            _clock = Math.Max(_clock, wallAfter - _latenessMs);
+        }
+
+        _engine.AdvanceTo(_clock, triggers);
+
+        var dirty = new List<SessionState>();
+        _engine.TakeDirty(dirty);
+        if (batch.Count == 0 && dirty.Count == 0 && triggers.Count == 0)
+        {
+            return;
+        }
+
+        long detectedAt = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var t in triggers)
+        {
+            t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
+        }
+
+        await _publisher.PublishAsync(triggers, deadLetters, _options.RetryBackoff, ct).ConfigureAwait(false);
+
+        var writes = new List<SessionWrite>(dirty.Count);
+        foreach (var s in dirty)
+        {
+            writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null));
+        }
+
+        long? next = batch.Count > 0 ? batch[^1].Offset.Value + 1 : null;
+        bool owned = await RetryAsync(() => _store.CommitAsync(_claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
+        if (!owned)
+        {
+            Fenced = true;
+            _stats.AddFenced();
+            LogFenced(_logger, _partition.ToString(), _claim.Epoch);
+            return;
+        }
+
+        // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
+        foreach (var id in dirty.Select(s => s.SessionId).Concat(missing))
+        {
+            if (_engine.Find(id) is { HasOpenPeriod: false } closed)
+            {
+                _engine.Evict(closed);
+            }
+        }
+
+        if (next is { } offset)
+        {
+            _storeOffset(new TopicPartitionOffset(_partition, offset));
+        }
+
+        _stats.AddEvents(batch.Count);
+        _stats.AddDuplicates(_engine.Counters.DuplicatesIgnored - duplicatesBefore);
+        _stats.AddBatch();
+        foreach (var t in triggers)
+        {
+            _stats.AddTrigger(t.Type);
+        }
+    }
+
+    // State-store calls are retried with backoff while the store is unreachable: the partition waits, nothing is lost.
+    private async Task<T> RetryAsync<T>(Func<Task<T>> call, string what, CancellationToken ct)
+    {
+        var delay = _options.RetryBackoff;
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && !ct.IsCancellationRequested && IsTransient(ex))
+            {
+                _stats.AddCommitRetry();
+                if (_logger.IsEnabled(LogLevel.Warning))
+                {
+                    LogStoreRetry(_logger, ex.GetType().Name, what, _partition.ToString(), delay.TotalMilliseconds, ex.Message);
+                }
+                await Task.Delay(delay, _time, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    private static readonly string[] TransientServerErrors = ["LOADING", "BUSY", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException or TimeoutException => true,
+        StackExchange.Redis.RedisServerException server => TransientServerErrors.Any(e => server.Message.StartsWith(e, StringComparison.Ordinal)),
+        _ => false,
+    };
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "partition {Partition} assigned: epoch {Epoch}, resuming at offset {Offset}, {OpenSessions} open sessions loaded")]
+    private static partial void LogAssigned(ILogger logger, string partition, long epoch, long offset, int openSessions);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "partition {Partition} was claimed by another worker (our epoch {Epoch}); stopping without writing")]
+    private static partial void LogFenced(ILogger logger, string partition, long epoch);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "state store {Error} during {Operation} on {Partition}; retrying in {DelayMs} ms: {Message}")]
+    private static partial void LogStoreRetry(ILogger logger, string error, string operation, string partition, double delayMs, string message);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "partition {Partition} did not stop within {Seconds} s; aborting it")]
+    private static partial void LogStopTimeout(ILogger logger, string partition, double seconds);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "partition {Partition} processor failed")]
+    private static partial void LogProcessorFailed(ILogger logger, Exception exception, string partition);
+}

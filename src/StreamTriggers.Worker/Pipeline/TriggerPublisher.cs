@@ -1,0 +1,120 @@
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using StreamTriggers.Decoding;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.Worker.Pipeline;
+
+/// <summary>A rejected input on its way to the dead-letter topic: the original bytes, untouched, and why.</summary>
+internal readonly record struct DeadLetter(byte[]? Key, byte[]? Value, Headers? Headers, Rejection Rejection, TopicPartitionOffset Source);
+
+/// <summary>
+/// Publishes a batch's triggers and dead letters with the idempotent producer (acks=all) and completes only when the
+/// broker has acknowledged every one: the batch's input offset is committed after this, never before.
+/// </summary>
+internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> producer, string triggerTopic, string deadLetterTopic, string source, ILogger logger)
+{
+    public IProducer<byte[]?, byte[]?> Producer => producer;
+
+    /// <summary>Publishes everything, retrying what failed until it succeeds or <paramref name="cancellationToken"/> fires.</summary>
+    public async Task PublishAsync(IReadOnlyList<Trigger> triggers, IReadOnlyList<DeadLetter> deadLetters, TimeSpan backoff, CancellationToken cancellationToken)
+    {
+        if (triggers.Count == 0 && deadLetters.Count == 0)
+        {
+            return;
+        }
+
+        var pending = new List<(string Topic, Message<byte[]?, byte[]?> Message)>(triggers.Count + deadLetters.Count);
+        foreach (var t in triggers)
+        {
+            pending.Add((triggerTopic, new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes(t.Key),
+                Value = CloudEvent.Serialize(t, source),
+                Headers = [new Header("content-type", Encoding.ASCII.GetBytes(CloudEvent.ContentType))],
+            }));
+        }
+
+        foreach (var d in deadLetters)
+        {
+            var headers = new Headers();
+            if (d.Headers is not null)
+            {
+                foreach (var h in d.Headers) headers.Add(h.Key, h.GetValueBytes());
+            }
+
+            headers.Add("streamtriggers-reason", Encoding.UTF8.GetBytes(RejectReasons.Name(d.Rejection.Reason)));
+            headers.Add("streamtriggers-detail", Encoding.UTF8.GetBytes(d.Rejection.Detail));
+            headers.Add("streamtriggers-source", Encoding.UTF8.GetBytes($"{d.Source.Topic}/{d.Source.Partition.Value}/{d.Source.Offset.Value}"));
+            pending.Add((deadLetterTopic, new Message<byte[]?, byte[]?> { Key = d.Key, Value = d.Value, Headers = headers }));
+        }
+
+        var delay = backoff;
+        while (true)
+        {
+            var failed = await ProduceAllAsync(pending).ConfigureAwait(false);
+            if (failed.Count == 0)
+            {
+                return;
+            }
+
+            LogPublishRetry(logger, failed.Count, pending.Count, delay.TotalMilliseconds);
+            pending = failed;
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+        }
+    }
+
+    private Task<List<(string, Message<byte[]?, byte[]?>)>> ProduceAllAsync(List<(string Topic, Message<byte[]?, byte[]?> Message)> batch)
+    {
+        var done = new TaskCompletionSource<List<(string, Message<byte[]?, byte[]?>)>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failed = new List<(string, Message<byte[]?, byte[]?>)>();
+        int outstanding = batch.Count;
+        var gate = new Lock();
+        foreach (var item in batch)
+        {
+            void Report(DeliveryReport<byte[]?, byte[]?> report)
+            {
+                if (report.Error.IsError)
+                {
+                    lock (gate) failed.Add(item);
+                }
+
+                if (Interlocked.Decrement(ref outstanding) == 0)
+                {
+                    done.TrySetResult(failed);
+                }
+            }
+
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(item.Topic, item.Message, Report);
+                    break;
+                }
+                catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    // The local queue is full: let deliveries drain (backpressure) rather than fail the batch.
+                    producer.Poll(TimeSpan.FromMilliseconds(50));
+                }
+                catch (ProduceException<byte[]?, byte[]?> ex)
+                {
+                    LogProduceRejected(logger, ex, item.Topic);
+                    lock (gate) failed.Add(item);
+                    if (Interlocked.Decrement(ref outstanding) == 0) done.TrySetResult(failed);
+                    break;
+                }
+            }
+        }
+
+        return done.Task;
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "{Failed} of {Total} trigger/dead-letter messages not acknowledged; retrying in {DelayMs} ms")]
+    private static partial void LogPublishRetry(ILogger logger, int failed, int total, double delayMs);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "producer refused a message for {Topic}")]
+    private static partial void LogProduceRejected(ILogger logger, Exception exception, string topic);
+}

@@ -1,0 +1,42 @@
+using StreamTriggers.Decoding;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.Worker.Pipeline;
+
+/// <summary>Running totals of the live worker, written by partition processors, read by the status display.</summary>
+internal sealed class WorkerStats
+{
+    private readonly long[] _rejected = new long[RejectReasons.Count];
+    private readonly long[] _triggers = new long[TriggerTypes.Count];
+    private long _events;
+    private long _duplicates;
+    private long _clamped;
+    private long _batches;
+    private long _commitRetries;
+    private long _fenced;
+    private int _partitions;
+
+    public long Events => Interlocked.Read(ref _events);
+    public long Rejected => _rejected.Sum(x => Interlocked.Read(ref x));
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+    public long Clamped => Interlocked.Read(ref _clamped);
+    public long Batches => Interlocked.Read(ref _batches);
+    public long CommitRetries => Interlocked.Read(ref _commitRetries);
+    public long Fenced => Interlocked.Read(ref _fenced);
+    public int Partitions => Volatile.Read(ref _partitions);
+
+    public long Triggers(TriggerType type) => Interlocked.Read(ref _triggers[(int)type]);
+
+    public long RejectedFor(RejectReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
+
+    public void AddEvents(long n) => Interlocked.Add(ref _events, n);
+    public void AddRejected(RejectReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
+    public void AddDuplicates(long n) => Interlocked.Add(ref _duplicates, n);
+    public void AddClamped() => Interlocked.Increment(ref _clamped);
+    public void AddBatch() => Interlocked.Increment(ref _batches);
+    public void AddCommitRetry() => Interlocked.Increment(ref _commitRetries);
+    public void AddFenced() => Interlocked.Increment(ref _fenced);
+    public void AddTrigger(TriggerType type) => Interlocked.Increment(ref _triggers[(int)type]);
+    public void PartitionAssigned() => Interlocked.Increment(ref _partitions);
+    public void PartitionRevoked() => Interlocked.Decrement(ref _partitions);
+}
