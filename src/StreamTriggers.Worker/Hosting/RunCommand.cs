@@ -41,7 +41,7 @@ internal static class RunCommand
         try
         {
             await host.RunAsync().ConfigureAwait(false);
-            return 0;
+            return Environment.ExitCode; // 1 when a partition processor failed and stopped the worker
         }
         catch (OptionsValidationException ex)
         {
@@ -60,7 +60,7 @@ internal static class RunCommand
         }
     }
 
-    public static IHost Build(string[] args, out MockCluster? embedded)
+    public static IHost Build(string[] args, out MockCluster? embedded, Action<IServiceCollection>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
         embedded = null;
@@ -84,6 +84,7 @@ internal static class RunCommand
         }
 
         AddWorker(builder.Services);
+        configure?.Invoke(builder.Services);
         return builder.Build();
     }
 

@@ -28,6 +28,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly ILogger<ClickstreamWorker> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly WorkerStats _stats;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly Dictionary<TopicPartition, PartitionProcessor> _processors = [];
     private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
@@ -36,8 +37,9 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private TriggerPublisher? _publisher;
 
     public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IStateStore store,
-        TimeProvider time, ILoggerFactory loggers, WorkerStats stats)
+        TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime)
     {
+        _lifetime = lifetime;
         _kafka = kafka.Value;
         _options = options.Value;
         _rules = rules.Value;
@@ -172,7 +174,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         {
             var claim = ClaimWithRetry(tp);
             var processor = new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _limits, _time,
-                _loggers.CreateLogger<PartitionProcessor>(), _stats, _offsetsToStore.Enqueue);
+                _loggers.CreateLogger<PartitionProcessor>(), _stats, _offsetsToStore.Enqueue, OnProcessorFailed);
             _processors[tp] = processor;
             processor.Start();
             _stats.PartitionAssigned();
@@ -181,6 +183,12 @@ internal sealed partial class ClickstreamWorker : BackgroundService
 
         Assigned.TrySetResult();
         return result;
+    }
+
+    private void OnProcessorFailed(Exception exception)
+    {
+        Environment.ExitCode = 1;
+        _lifetime.StopApplication();
     }
 
     private PartitionClaim ClaimWithRetry(TopicPartition tp)

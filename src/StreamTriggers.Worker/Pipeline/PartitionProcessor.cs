@@ -38,6 +38,7 @@ internal sealed partial class PartitionProcessor : IDisposable
     private readonly ILogger _logger;
     private readonly WorkerStats _stats;
     private readonly Action<TopicPartitionOffset> _storeOffset;
+    private readonly Action<Exception> _onFailure;
     private readonly JsonEventDecoder _decoder;
     private readonly SessionEngine _engine;
     private readonly Channel<InputItem> _input;
@@ -51,8 +52,9 @@ internal sealed partial class PartitionProcessor : IDisposable
 
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
-        Action<TopicPartitionOffset> storeOffset)
+        Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
     {
+        _onFailure = onFailure;
         _partition = partition;
         _claim = claim;
         _store = store;
@@ -164,8 +166,10 @@ internal sealed partial class PartitionProcessor : IDisposable
         }
         catch (Exception ex)
         {
+            // Nothing uncommitted is lost by stopping (the next owner resumes from the stored position), but a
+            // partition that silently stopped would stall: fail the worker so it is restarted and the group rebalances.
             LogProcessorFailed(_logger, ex, _partition.ToString());
-            throw;
+            _onFailure(ex);
         }
     }
 

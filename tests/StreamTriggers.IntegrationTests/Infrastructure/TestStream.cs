@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
+using StreamTriggers.Simulation;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A synthetic clickstream for one test, with event times starting just after now. The expected triggers are the
+/// same events replayed through the engine in event time with <c>--flush</c>: sent in real time, in order per
+/// session, the live worker must produce exactly these (same ids, same carts).
+/// </summary>
+public sealed class TestStream
+{
+    private TestStream(List<TrackerEvent> events) => Events = events;
+
+    public List<TrackerEvent> Events { get; }
+
+    public static TestStream Generate(int seed, int concurrentSessions, TimeSpan duration, string prefix, TimeSpan? meanGap = null)
+    {
+        long start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 300;
+        var gen = new ClickstreamGenerator(new TrafficShape
+        {
+            ConcurrentSessions = concurrentSessions,
+            MeanInterEventGap = meanGap ?? TimeSpan.FromMilliseconds(120),
+            Bounce = 0.2, Browse = 0.4, AbandonCart = 0.15, AbandonCheckout = 0.1, Buy = 0.15,
+        }, seed, start, prefix);
+        var events = new List<TrackerEvent>();
+        while (true)
+        {
+            var ev = gen.Next();
+            if (ev.TimestampMs > start + (long)duration.TotalMilliseconds) break;
+            events.Add(ev);
+        }
+
+        return new TestStream(events);
+    }
+
+    public Dictionary<string, Trigger> Expected(TimeSpan gap)
+    {
+        var driver = new EventTimeDriver(new SessionEngine(new RulesOptions { Gap = gap }));
+        var fired = new List<Trigger>();
+        foreach (var ev in Events) driver.Push(ev, fired);
+        driver.Complete(flush: true, fired);
+        return fired.ToDictionary(t => t.Id);
+    }
+
+    /// <summary>Sends every event when the wall clock reaches its event time, keyed by session id.</summary>
+    public async Task ProduceAsync(string bootstrap, string topic, CancellationToken ct, Func<int, Task>? onProgress = null)
+    {
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 2 }).Build();
+        var buffer = new ArrayBufferWriter<byte>();
+        using var json = new Utf8JsonWriter(buffer);
+        for (int i = 0; i < Events.Count; i++)
+        {
+            var ev = Events[i];
+            long wait = ev.TimestampMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (wait > 0)
+            {
+                producer.Flush(TimeSpan.FromSeconds(5));
+                await Task.Delay(TimeSpan.FromMilliseconds(wait), ct);
+            }
+
+            buffer.ResetWrittenCount();
+            json.Reset(buffer);
+            TrackerEventJson.Write(json, ev);
+            json.Flush();
+            producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(ev.SessionId), Value = buffer.WrittenSpan.ToArray() });
+            if (onProgress is not null && i % 500 == 0)
+            {
+                await onProgress(i);
+            }
+        }
+
+        producer.Flush(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>The cart of a trigger as "product x units" lines: equal carts prove no event was applied twice.</summary>
+    public static string CartOf(Trigger t) => string.Join(",", t.Cart.Select(l => $"{l.Id}x{l.Quantity}"));
+}
+
+/// <summary>A trigger as a downstream sender receives it.</summary>
+public sealed record ReceivedTrigger(string Id, string Type, string SessionId, long DeadlineMs, string Cart, long ReceivedMs, string CloudEventType);
+
+/// <summary>Reads the trigger topic from the beginning in the background, as a sender would.</summary>
+public sealed class TriggerCollector : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly Lock _lock = new();
+    private readonly List<ReceivedTrigger> _received = [];
+
+    public TriggerCollector(string bootstrap, string topic)
+    {
+        _loop = Task.Factory.StartNew(() =>
+        {
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = "collector-" + Guid.NewGuid().ToString("N"),
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnableAutoCommit = false,
+                FetchWaitMaxMs = 10,
+            }).Build();
+            consumer.Subscribe(topic);
+            while (!_stop.IsCancellationRequested)
+            {
+                var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (r is null) continue;
+                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                using var doc = JsonDocument.Parse(r.Message.Value);
+                var root = doc.RootElement;
+                var data = root.GetProperty("data");
+                string cart = string.Join(",", data.GetProperty("cart").EnumerateArray().Select(l => $"{l.GetProperty("product_id").GetString()}x{l.GetProperty("quantity").GetInt32()}"));
+                var t = new ReceivedTrigger(root.GetProperty("id").GetString()!, data.GetProperty("type").GetString()!, data.GetProperty("session_id").GetString()!,
+                    DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
+                    cart, now, root.GetProperty("type").GetString()!);
+                lock (_lock) _received.Add(t);
+            }
+
+            consumer.Close();
+        }, TaskCreationOptions.LongRunning);
+    }
+
+    public List<ReceivedTrigger> Received
+    {
+        get { lock (_lock) return [.. _received]; }
+    }
+
+    /// <summary>Waits until every expected id has arrived, or fails after <paramref name="timeout"/> naming what is missing.</summary>
+    public async Task<List<ReceivedTrigger>> WaitForAsync(IReadOnlyCollection<string> ids, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var got = Received;
+            var have = got.Select(t => t.Id).ToHashSet();
+            var missing = ids.Where(id => !have.Contains(id)).ToList();
+            if (missing.Count == 0)
+            {
+                return got;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{missing.Count} of {ids.Count} expected triggers did not arrive within {timeout.TotalSeconds} s (received {got.Count}); first missing: {string.Join(", ", missing.Take(5))}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop.WaitAsync(TimeSpan.FromSeconds(15));
+        _stop.Dispose();
+    }
+}

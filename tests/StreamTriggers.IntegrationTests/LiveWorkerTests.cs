@@ -1,0 +1,268 @@
+using System.Text;
+using Confluent.Kafka;
+using StreamTriggers.IntegrationTests.Infrastructure;
+using StreamTriggers.Kafka.Mock;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.IntegrationTests;
+
+// Real redis-server, the Kafka protocol through Confluent.Kafka against librdkafka's mock cluster. Each test has its
+// own cluster, consumer group and key prefix. Gap 2 s, allowed lateness 1 s throughout.
+public sealed class LiveWorkerTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Gap = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(1);
+    private RedisServer _redis = null!;
+    private MockCluster _kafka = null!;
+    private WorkerSettings _settings = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _kafka = new MockCluster(brokers: 3);
+        _kafka.CreateTopic("clickstream", 6, 3);
+        _kafka.CreateTopic("triggers", 3, 3);
+        _kafka.CreateTopic("clickstream-dlq", 1, 3);
+        _settings = new WorkerSettings(_kafka.BootstrapServers, _redis.Configuration, "g" + Guid.NewGuid().ToString("N")[..8], Gap);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _kafka.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task EventsIn_TriggersOut_WithTheReplayIdsAndCarts_OnTime()
+    {
+        var stream = TestStream.Generate(seed: 1, concurrentSessions: 80, TimeSpan.FromSeconds(4), "e2e-");
+        var expected = stream.Expected(Gap);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+
+        await stream.ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None);
+        var received = await collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(30));
+
+        AssertSameTriggers(expected, received, allowDuplicates: false);
+        Assert.Contains(received, t => t.Type == "cart_abandoned");
+        Assert.Contains(received, t => t.Type == "checkout_abandoned");
+        Assert.Contains(received, t => t.Type == "browse_abandoned");
+        Assert.All(received, t => Assert.Equal("io.streamtriggers." + t.Type, t.CloudEventType));
+        // Fired on the wall clock at deadline + lateness; a generous bound for a shared 2-core machine.
+        Assert.All(received, t => Assert.InRange(t.ReceivedMs - (t.DeadlineMs + (long)Lateness.TotalMilliseconds), -50, 1500));
+    }
+
+    [Fact]
+    public async Task QuietPartition_FiresOnTime_WithoutAnotherEvent()
+    {
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        string json = $$$"""{"event_id":"q1","type":"product_added","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"quiet-1","user_id":"u-1","product":{"id":"p-1","price":10}}""";
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "quiet-1", Value = json });
+        }
+
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "quiet-1", t0 + (long)Gap.TotalMilliseconds);
+        var t = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(20))).Single(r => r.Id == id);
+
+        long due = t0 + (long)(Gap + Lateness).TotalMilliseconds;
+        Assert.InRange(t.ReceivedMs - due, -50, 1000);
+        Assert.Equal("p-1x1", t.Cart);
+    }
+
+    [Fact]
+    public async Task BadInput_GoesToTheDeadLetterTopic_WithReasonAndOriginalBytes_AndTheStreamGoesOn()
+    {
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        byte[][] bad =
+        [
+            Encoding.UTF8.GetBytes("{\"type\":\"product_added\",\"timestamp\":"),
+            Encoding.UTF8.GetBytes("{\"type\":\"rocket_launched\",\"timestamp\":\"2026-11-23T10:00:00Z\",\"session_id\":\"s\"}"),
+            [0xFF, 0xFE, 0x00, 0x01],
+        ];
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            foreach (var b in bad) await producer.ProduceAsync("clickstream", new Message<string, byte[]> { Key = "s", Value = b, Headers = [new Header("trace", [7])] });
+            string good = $$$"""{"type":"add_to_cart","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"s","product":{"id":"p"}}""";
+            await producer.ProduceAsync("clickstream", new Message<string, byte[]> { Key = "s", Value = Encoding.UTF8.GetBytes(good) });
+        }
+
+        await collector.WaitForAsync([TriggerId.Create(TriggerType.CartAbandoned, "s", t0 + (long)Gap.TotalMilliseconds)], TimeSpan.FromSeconds(20));
+
+        using var dlq = new ConsumerBuilder<string, byte[]>(new ConsumerConfig { BootstrapServers = _kafka.BootstrapServers, GroupId = "dlq-reader", AutoOffsetReset = AutoOffsetReset.Earliest }).Build();
+        dlq.Subscribe("clickstream-dlq");
+        var letters = new List<ConsumeResult<string, byte[]>>();
+        var until = DateTime.UtcNow.AddSeconds(15);
+        while (letters.Count < 3 && DateTime.UtcNow < until)
+        {
+            if (dlq.Consume(TimeSpan.FromMilliseconds(200)) is { } r) letters.Add(r);
+        }
+
+        Assert.Equal(3, letters.Count);
+        Assert.Equal(bad, letters.Select(l => l.Message.Value));
+        Assert.Equal(["malformed_json", "unknown_event_type", "malformed_json"], letters.Select(l => Encoding.UTF8.GetString(l.Message.Headers.GetLastBytes("streamtriggers-reason"))));
+        Assert.All(letters, l => Assert.Equal([7], l.Message.Headers.GetLastBytes("trace")));
+        Assert.All(letters, l => Assert.StartsWith("clickstream/", Encoding.UTF8.GetString(l.Message.Headers.GetLastBytes("streamtriggers-source")), StringComparison.Ordinal));
+        Assert.Equal("s", letters[0].Message.Key);
+    }
+
+    [Fact]
+    public async Task KilledWithSigkill_AndRestarted_LosesNoTrigger_AndAppliesNoEventTwice()
+    {
+        var stream = TestStream.Generate(seed: 2, concurrentSessions: 100, TimeSpan.FromSeconds(9), "kill-");
+        var expected = stream.Expected(Gap);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var worker = WorkerProcess.Start(_settings);
+        var random = new Random(2);
+        int kills = 0;
+        try
+        {
+            await stream.ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None, async _ =>
+            {
+                // At random points while the stream flows: SIGKILL, then a new process resumes from the stored position.
+                if (random.Next(3) == 0)
+                {
+                    await Task.Delay(random.Next(50, 400));
+                    worker.Kill();
+                    kills++;
+                    worker.Dispose();
+                    worker = WorkerProcess.Start(_settings);
+                }
+            });
+
+            var received = await collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(60));
+            Assert.True(kills >= 2, $"only {kills} kills happened");
+            AssertSameTriggers(expected, received, allowDuplicates: true);
+        }
+        finally
+        {
+            worker.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task TwoWorkersInOneGroup_PartitionsMovingMidStream_LoseAndDoubleNothing()
+    {
+        var stream = TestStream.Generate(seed: 3, concurrentSessions: 100, TimeSpan.FromSeconds(8), "move-");
+        var expected = stream.Expected(Gap);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var first = await InProcessWorker.StartAsync(_settings);
+        WorkerProcess? second = null;
+        Task? firstStopped = null;
+        try
+        {
+            await stream.ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None, i =>
+            {
+                if (i == 2000) second = WorkerProcess.Start(_settings);           // partitions spread over two workers
+                if (i == 5000) firstStopped = Task.Run(() => first.StopAsync());  // and all move to the second
+                return Task.CompletedTask;
+            });
+            await firstStopped!.WaitAsync(TimeSpan.FromSeconds(60));
+
+            var received = await collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(60));
+            AssertSameTriggers(expected, received, allowDuplicates: true);
+        }
+        finally
+        {
+            second?.Dispose();
+            await first.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RedisDownForAWhile_TheWorkerWaits_ThenLosesNothing()
+    {
+        var stream = TestStream.Generate(seed: 4, concurrentSessions: 80, TimeSpan.FromSeconds(7), "redis-");
+        var expected = stream.Expected(Gap);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+
+        // The outage runs beside the stream (the tracker does not pause because Redis is down): partitions stall on
+        // their state writes, queue up, then work the backlog off at the events' arrival times.
+        Task? outage = null;
+        await stream.ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None, i =>
+        {
+            if (i == 1500)
+            {
+                outage = Task.Run(async () =>
+                {
+                    await _redis.StopAsync();
+                    await Task.Delay(3000);
+                    await _redis.StartProcessAsync();
+                });
+            }
+
+            return Task.CompletedTask;
+        });
+        await outage!.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var received = await WithLog(worker, () => collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(60)));
+        AssertSameTriggers(expected, received, allowDuplicates: true);
+    }
+
+    [Fact]
+    public async Task InjectedBrokerErrors_AreRiddenOut()
+    {
+        var stream = TestStream.Generate(seed: 5, concurrentSessions: 80, TimeSpan.FromSeconds(6), "faults-");
+        var expected = stream.Expected(Gap);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+
+        await stream.ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None, i =>
+        {
+            if (i == 1000)
+            {
+                _kafka.PushRequestErrors(KafkaApi.Produce, ErrorCode.NotLeaderForPartition, ErrorCode.RequestTimedOut, ErrorCode.NotEnoughReplicas, ErrorCode.LeaderNotAvailable);
+                _kafka.PushRequestErrors(KafkaApi.Fetch, ErrorCode.NotLeaderForPartition, ErrorCode.UnknownTopicOrPart);
+                _kafka.SetRoundTripDelay(1, TimeSpan.FromMilliseconds(150));
+            }
+
+            if (i == 2500)
+            {
+                _kafka.SetRoundTripDelay(1, TimeSpan.Zero);
+            }
+
+            return Task.CompletedTask;
+        });
+
+        var received = await collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(60));
+        AssertSameTriggers(expected, received, allowDuplicates: true);
+    }
+
+    private static async Task<T> WithLog<T>(InProcessWorker worker, Func<Task<T>> wait)
+    {
+        try
+        {
+            return await wait();
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message + Environment.NewLine + "worker log tail:" + Environment.NewLine + worker.Log.Tail(), ex);
+        }
+    }
+
+    // Every expected trigger arrived with its cart; nothing unexpected arrived. Re-emits after a crash carry the
+    // same id and the same content (allowed where the test crashes or moves partitions).
+    private static void AssertSameTriggers(Dictionary<string, Trigger> expected, List<ReceivedTrigger> received, bool allowDuplicates)
+    {
+        var unexpected = received.Where(r => !expected.ContainsKey(r.Id)).ToList();
+        Assert.True(unexpected.Count == 0, $"{unexpected.Count} unexpected triggers, e.g. {unexpected.FirstOrDefault()}");
+        foreach (var r in received)
+        {
+            var e = expected[r.Id];
+            Assert.Equal(TriggerTypes.Name(e.Type), r.Type);
+            Assert.Equal(e.SessionId, r.SessionId);
+            Assert.Equal(TestStream.CartOf(e), r.Cart);
+        }
+
+        Assert.Equal(expected.Count, received.Select(r => r.Id).Distinct().Count());
+        if (!allowDuplicates)
+        {
+            Assert.Equal(expected.Count, received.Count);
+        }
+    }
+}
