@@ -91,7 +91,21 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                     continue;
                 }
 
-                Route(result.TopicPartition, result.IsPartitionEOF ? InputItem.EndOfPartition : new InputItem(result));
+                if (result.IsPartitionEOF)
+                {
+                    Route(result.TopicPartition, InputItem.EndOfPartition);
+                    continue;
+                }
+
+                Route(result.TopicPartition, new InputItem(result));
+                // librdkafka reports the end of a partition only after a further, empty fetch: in a busy partition
+                // that rarely happens. The high watermark of the last fetch response (cached, no round trip) says
+                // at once whether this message was the newest the broker had.
+                var high = _consumer.GetWatermarkOffsets(result.TopicPartition).High;
+                if (high.Value >= 0 && result.Offset.Value + 1 >= high.Value)
+                {
+                    Route(result.TopicPartition, InputItem.EndOfPartition);
+                }
             }
         }
         finally

@@ -21,9 +21,8 @@ namespace StreamTriggers.Worker.Pipeline;
 /// The clock: each message is applied at its arrival (the Kafka timestamp, never later than the wall clock) minus the
 /// allowed lateness, so a backlog replays at the times it arrived, not in a rush at the current time. Only when the
 /// partition is caught up does the wall clock drive the timers, so a quiet partition's deadlines fire at
-/// deadline + lateness without waiting for another event. Caught up: the consumer reported the partition's end
-/// since its last message, or nothing is queued and the last message arrived within the allowed lateness (a live
-/// stream; the consumer's end-of-partition news can lag by a fetch wait).
+/// deadline + lateness without waiting for another event. Caught up: nothing is queued, and the last news from the
+/// consumer was that the partition had nothing beyond it (its end, or a message at the fetch's high watermark).
 /// </para>
 /// </remarks>
 internal sealed partial class PartitionProcessor : IDisposable
@@ -47,7 +46,6 @@ internal sealed partial class PartitionProcessor : IDisposable
     private readonly long _skewMs;
     private long _clock = long.MinValue;
     private bool _endReached;
-    private long _lastArrivalMs = long.MinValue;
     private Task? _run;
 
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
@@ -189,7 +187,7 @@ internal sealed partial class PartitionProcessor : IDisposable
             }
 
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            long? due = CaughtUp(now) && _engine.NextDueMs is { } next ? next + _latenessMs : null;
+            long? due = CaughtUp() && _engine.NextDueMs is { } next ? next + _latenessMs : null;
             if (due is { } d && d <= now)
             {
                 return false;
@@ -217,8 +215,10 @@ internal sealed partial class PartitionProcessor : IDisposable
         }
     }
 
-    private bool CaughtUp(long nowMs) =>
-        _endReached || (_input.Reader.Count == 0 && _lastArrivalMs >= nowMs - Math.Max(_latenessMs, 1));
+    // Caught up: the newest news is that the partition had nothing beyond what we applied. It counts only when
+    // nothing was queued after it: while a stalled partition (a slow state store) works off its backlog, old end
+    // markers sit between messages that are not yet applied.
+    private bool CaughtUp() => _endReached && _input.Reader.Count == 0;
 
     private async Task LoadOpenSessionsAsync(CancellationToken ct)
     {
@@ -292,7 +292,6 @@ internal sealed partial class PartitionProcessor : IDisposable
         long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
         foreach (var (ev, arrival) in events)
         {
-            _lastArrivalMs = Math.Max(_lastArrivalMs, arrival);
             _clock = Math.Max(_clock, arrival - _latenessMs);
             if (ev is not null)
             {
@@ -301,7 +300,7 @@ internal sealed partial class PartitionProcessor : IDisposable
         }
 
         long wallAfter = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (CaughtUp(wallAfter))
+        if (CaughtUp())
         {
             _clock = Math.Max(_clock, wallAfter - _latenessMs);
         }
