@@ -40,6 +40,7 @@ internal static class RunCommand
         var host = Build(args, out var embedded);
         try
         {
+            ValidateAll(host.Services);
             await host.RunAsync().ConfigureAwait(false);
             return Environment.ExitCode; // 1 when a partition processor failed and stopped the worker
         }
@@ -57,6 +58,34 @@ internal static class RunCommand
         {
             host.Dispose();
             embedded?.Dispose();
+        }
+    }
+
+    /// <summary>Validates every options class, so one start reports every bad key, not only the first class's.</summary>
+    public static void ValidateAll(IServiceProvider services)
+    {
+        var failures = new List<string>();
+        void Check<T>()
+            where T : class
+        {
+            try
+            {
+                _ = services.GetRequiredService<IOptions<T>>().Value;
+            }
+            catch (OptionsValidationException ex)
+            {
+                failures.AddRange(ex.Failures);
+            }
+        }
+
+        Check<KafkaOptions>();
+        Check<RedisOptions>();
+        Check<RulesOptions>();
+        Check<WorkerOptions>();
+        Check<EmbeddedOptions>();
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException("StreamTriggers", typeof(RunCommand), failures);
         }
     }
 

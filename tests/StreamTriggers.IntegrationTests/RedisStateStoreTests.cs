@@ -1,0 +1,95 @@
+using StackExchange.Redis;
+using StreamTriggers.IntegrationTests.Infrastructure;
+using StreamTriggers.Redis;
+using StreamTriggers.State;
+
+namespace StreamTriggers.IntegrationTests;
+
+public sealed class RedisStateStoreTests : IAsyncLifetime
+{
+    private static readonly PartitionId P = new("clickstream", 7);
+    private RedisServer _server = null!;
+    private ConnectionMultiplexer _redis = null!;
+    private RedisStateStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RedisServer.StartAsync();
+        _redis = await _server.ConnectAsync();
+        _store = new RedisStateStore(_redis, "t" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromDays(7));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Commit_ThenClaim_ReadsBackPositionDeadlinesAndSessions()
+    {
+        var claim = await _store.ClaimAsync(P, default);
+        Assert.Null(claim.NextOffset);
+        Assert.Empty(claim.Deadlines);
+
+        Assert.True(await _store.CommitAsync(claim, [new("s-1", [1, 2, 3], 1_795_429_800_000), new("s-2", [4], null)], 1234, default));
+        var next = await _store.ClaimAsync(P, default);
+
+        Assert.Equal(claim.Epoch + 1, next.Epoch);
+        Assert.Equal(1234, next.NextOffset);
+        Assert.Equal([("s-1", 1_795_429_800_000L)], next.Deadlines);
+        Assert.Equal([[1, 2, 3], [4], null], await _store.LoadAsync(next, ["s-1", "s-2", "nobody"], default));
+    }
+
+    [Fact]
+    public async Task AStaleClaim_IsFenced_AndChangesNothing()
+    {
+        var zombie = await _store.ClaimAsync(P, default);
+        var owner = await _store.ClaimAsync(P, default);
+
+        Assert.True(await _store.CommitAsync(owner, [new("s-1", [1], 10)], 5, default));
+        Assert.False(await _store.CommitAsync(zombie, [new("s-1", [9], null), new("s-9", [9], 99)], 500, default));
+
+        var now = await _store.ClaimAsync(P, default);
+        Assert.Equal(5, now.NextOffset);
+        Assert.Equal([("s-1", 10L)], now.Deadlines);
+        Assert.Equal([[1], null], await _store.LoadAsync(now, ["s-1", "s-9"], default));
+    }
+
+    [Fact]
+    public async Task Sessions_CarryTheRetentionAsTtl_AndShareTheirPartitionsSlot()
+    {
+        var claim = await _store.ClaimAsync(P, default);
+        await _store.CommitAsync(claim, [new("s-1", [1], null), new("s-2", [2], 5)], 1, default);
+        var db = _redis.GetDatabase();
+
+        var ttl = await db.KeyTimeToLiveAsync(_store.SessionKey(P, "s-1"));
+        Assert.InRange(ttl!.Value, TimeSpan.FromDays(7) - TimeSpan.FromMinutes(1), TimeSpan.FromDays(7));
+        // One hash tag per partition: every key of the partition maps to one cluster slot (atomic commit on a
+        // cluster), and partitions spread over slots. A cluster hashes only what is between the first { and }.
+        static string Tag(RedisKey key)
+        {
+            string k = key!;
+            int open = k.IndexOf('{', StringComparison.Ordinal);
+            return k[open..(k.IndexOf('}', open) + 1)];
+        }
+
+        var tags = new[] { _store.SessionKey(P, "s-1"), _store.SessionKey(P, "s-2"), _store.TimersKey(P) }.Select(Tag).Distinct().ToList();
+        Assert.Single(tags);
+        Assert.NotEqual(tags[0], Tag(_store.TimersKey(P with { Partition = 8 })));
+    }
+
+    [Fact]
+    public async Task RetriedCommit_IsIdempotent()
+    {
+        // A commit whose reply was lost is sent again: the same writes, the same result.
+        var claim = await _store.ClaimAsync(P, default);
+        SessionWrite[] writes = [new("s-1", [1], 10), new("s-2", null, null)];
+        Assert.True(await _store.CommitAsync(claim, writes, 7, default));
+        Assert.True(await _store.CommitAsync(claim, writes, 7, default));
+
+        var next = await _store.ClaimAsync(P, default);
+        Assert.Equal(7, next.NextOffset);
+        Assert.Equal([("s-1", 10L)], next.Deadlines);
+    }
+}
