@@ -376,16 +376,10 @@ public sealed class JsonEventDecoder
 
     private bool ReadProducts(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
     {
-        rejection = default;
-        if (reader.TokenType == JsonTokenType.Null)
+        var start = Start(ref reader, JsonTokenType.StartArray, "products", "an array", out rejection);
+        if (start != Opened)
         {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartArray)
-        {
-            rejection = new(RejectReason.WrongFieldType, $"'products' must be an array, not {Describe(reader.TokenType)}");
-            return false;
+            return start == Absent;
         }
 
         var list = new List<ProductInfo>();
@@ -501,16 +495,10 @@ public sealed class JsonEventDecoder
 
     private bool ReadOrder(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
     {
-        rejection = default;
-        if (reader.TokenType == JsonTokenType.Null)
+        var start = Start(ref reader, JsonTokenType.StartObject, "order", "an object", out rejection);
+        if (start != Opened)
         {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            rejection = new(RejectReason.WrongFieldType, $"'order' must be an object, not {Describe(reader.TokenType)}");
-            return false;
+            return start == Absent;
         }
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -546,16 +534,10 @@ public sealed class JsonEventDecoder
 
     private bool ReadContext(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
     {
-        rejection = default;
-        if (reader.TokenType == JsonTokenType.Null)
+        var start = Start(ref reader, JsonTokenType.StartObject, "context", "an object", out rejection);
+        if (start != Opened)
         {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            rejection = new(RejectReason.WrongFieldType, $"'context' must be an object, not {Describe(reader.TokenType)}");
-            return false;
+            return start == Absent;
         }
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -645,6 +627,28 @@ public sealed class JsonEventDecoder
     // Property names are compared as raw UTF-8; an escaped name (rare) is unescaped into a new array.
     private static ReadOnlySpan<byte> PropertyName(ref Utf8JsonReader reader) =>
         reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(reader.GetString()!) : reader.ValueSpan;
+
+    private const int Absent = 0;
+    private const int Opened = 1;
+    private const int Wrong = 2;
+
+    // An optional object or array field: null means absent; anything but the expected container is a wrong type.
+    private static int Start(ref Utf8JsonReader reader, JsonTokenType expected, string field, string kind, out Rejection rejection)
+    {
+        rejection = default;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return Absent;
+        }
+
+        if (reader.TokenType != expected)
+        {
+            rejection = new(RejectReason.WrongFieldType, $"'{field}' must be {kind}, not {Describe(reader.TokenType)}");
+            return Wrong;
+        }
+
+        return Opened;
+    }
 
     private static string Describe(JsonTokenType token) => token switch
     {

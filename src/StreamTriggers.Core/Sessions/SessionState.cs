@@ -153,7 +153,7 @@ public sealed class SessionState
         PeriodAddedToCart = false;
         PeriodOrdered = false;
         PeriodCheckoutStarted = false;
-        _viewed?.Clear();
+        _viewed = null; // released, not cleared: most sessions never open another period
     }
 
     public decimal CartValue()

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 using StreamTriggers.Triggers;
@@ -37,6 +38,10 @@ internal sealed class ReplayRunner
         return Run(input, output, deadLetter, progress);
     }
 
+    /// <summary>
+    /// Two stages on two threads: reading and decoding lines, then the engine and the output. Decoded batches go
+    /// through a small bounded channel in order, so the output is the same as a single-threaded run, byte for byte.
+    /// </summary>
     public ReplayResult Run(Stream input, Stream output, Stream? deadLetter, ProgressLine? progress = null)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -47,52 +52,83 @@ internal sealed class ReplayRunner
         var triggers = new List<Trigger>();
         var buffer = new ArrayBufferWriter<byte>(4096);
         using var json = new Utf8JsonWriter(buffer, TriggerJson.WriterOptions);
+        var batches = Channel.CreateBounded<List<Decoded>>(new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
 
         var format = _options.Format == InputFormat.Auto ? LineDecoder.FromPath(_options.Input) : _options.Format;
         LineDecoder? decoder = format == InputFormat.Auto ? null : new LineDecoder(format, _options.Limits);
+        long bytesRead = 0;
 
-        while (reader.TryReadLine(out var line, out long oversize))
+        var decoding = Task.Run(async () =>
         {
-            if (oversize > 0)
+            try
             {
-                result.EventsRead++;
-                Reject(result, deadLetter, reader.LineNumber, new Rejection(RejectReason.EventTooLarge,
-                    $"{oversize} bytes; the limit is {_options.Limits.MaxEventBytes}"), ReadOnlySpan<byte>.Empty, json, buffer);
-                continue;
-            }
+                var batch = new List<Decoded>(BatchSize);
+                while (reader.TryReadLine(out var line, out long oversize))
+                {
+                    if (oversize > 0)
+                    {
+                        batch.Add(new Decoded(reader.LineNumber, null, new Rejection(RejectReason.EventTooLarge,
+                            $"{oversize} bytes; the limit is {_options.Limits.MaxEventBytes}"), []));
+                    }
+                    else if (!line.Trim(" \t"u8).IsEmpty)
+                    {
+                        decoder ??= new LineDecoder(LineDecoder.Sniff(line), _options.Limits);
+                        if (decoder.IsHeader(line))
+                        {
+                            continue;
+                        }
 
-            if (line.Trim(" \t"u8).IsEmpty)
-            {
-                continue;
-            }
+                        batch.Add(decoder.TryDecode(line, out var ev, out var rejection)
+                            ? new Decoded(reader.LineNumber, ev, default, [])
+                            : new Decoded(reader.LineNumber, null, rejection, deadLetter is null ? [] : line[..Math.Min(line.Length, 4096)].ToArray()));
+                    }
 
-            decoder ??= new LineDecoder(LineDecoder.Sniff(line), _options.Limits);
-            if (decoder.IsHeader(line))
-            {
-                continue;
-            }
+                    if (batch.Count == BatchSize)
+                    {
+                        Volatile.Write(ref bytesRead, reader.BytesRead);
+                        await batches.Writer.WriteAsync(batch).ConfigureAwait(false);
+                        batch = new List<Decoded>(BatchSize);
+                    }
+                }
 
-            result.EventsRead++;
-            if (!decoder.TryDecode(line, out var ev, out var rejection))
-            {
-                Reject(result, deadLetter, reader.LineNumber, rejection, line, json, buffer);
-                continue;
+                Volatile.Write(ref bytesRead, reader.BytesRead);
+                await batches.Writer.WriteAsync(batch).ConfigureAwait(false);
+                batches.Writer.Complete();
             }
-
-            driver.Push(ev!, triggers);
-            if (triggers.Count > 0)
+            catch (Exception ex)
             {
-                Write(triggers, output, json, buffer);
-                result.TriggersWritten += triggers.Count;
-                triggers.Clear();
+                batches.Writer.Complete(ex);
             }
+        });
 
-            if ((result.EventsRead & 0x3FFF) == 0)
+        // The engine stage runs on the calling thread; the decoding stage fills the channel ahead of it.
+        while (batches.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            while (batches.Reader.TryRead(out var batch))
             {
-                progress?.Report(reader.BytesRead, result.EventsRead, engine.Counters.TotalFired);
+                foreach (var d in batch)
+                {
+                    result.EventsRead++;
+                    if (d.Event is null)
+                    {
+                        Reject(result, deadLetter, d.Line, d.Rejection, d.Raw, json, buffer);
+                        continue;
+                    }
+
+                    driver.Push(d.Event, triggers);
+                    if (triggers.Count > 0)
+                    {
+                        Write(triggers, output, json, buffer);
+                        result.TriggersWritten += triggers.Count;
+                        triggers.Clear();
+                    }
+                }
+
+                progress?.Report(Volatile.Read(ref bytesRead), result.EventsRead, engine.Counters.TotalFired);
             }
         }
 
+        decoding.GetAwaiter().GetResult();
         driver.Complete(_options.Flush, triggers);
         Write(triggers, output, json, buffer);
         result.TriggersWritten += triggers.Count;
@@ -107,6 +143,11 @@ internal sealed class ReplayRunner
         progress?.Finish();
         return result;
     }
+
+    private const int BatchSize = 2048;
+
+    // One input line after decoding: the event, or why it was rejected (with the raw bytes for the dead-letter file).
+    private readonly record struct Decoded(long Line, TrackerEvent? Event, Rejection Rejection, byte[] Raw);
 
     private static void Write(List<Trigger> triggers, Stream output, Utf8JsonWriter json, ArrayBufferWriter<byte> buffer)
     {
