@@ -76,13 +76,14 @@ public sealed class LiveWorkerTests : IAsyncLifetime
     public async Task BadInput_GoesToTheDeadLetterTopic_WithReasonAndOriginalBytes_AndTheStreamGoesOn()
     {
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
-        await using var worker = await InProcessWorker.StartAsync(_settings);
+        await using var worker = await InProcessWorker.StartAsync(_settings, "--StreamTriggers:Limits:MaxEventBytes=256");
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         byte[][] bad =
         [
             Encoding.UTF8.GetBytes("{\"type\":\"product_added\",\"timestamp\":"),
             Encoding.UTF8.GetBytes("{\"type\":\"rocket_launched\",\"timestamp\":\"2026-11-23T10:00:00Z\",\"session_id\":\"s\"}"),
             [0xFF, 0xFE, 0x00, 0x01],
+            Encoding.UTF8.GetBytes($"{{\"type\":\"page_viewed\",\"timestamp\":\"2026-11-23T10:00:00Z\",\"session_id\":\"s\",\"properties\":{{\"pad\":\"{new string('x', 300)}\"}}}}"),
         ];
         using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
         {
@@ -97,14 +98,14 @@ public sealed class LiveWorkerTests : IAsyncLifetime
         dlq.Subscribe("clickstream-dlq");
         var letters = new List<ConsumeResult<string, byte[]>>();
         var until = DateTime.UtcNow.AddSeconds(15);
-        while (letters.Count < 3 && DateTime.UtcNow < until)
+        while (letters.Count < 4 && DateTime.UtcNow < until)
         {
             if (dlq.Consume(TimeSpan.FromMilliseconds(200)) is { } r) letters.Add(r);
         }
 
-        Assert.Equal(3, letters.Count);
+        Assert.Equal(4, letters.Count);
         Assert.Equal(bad, letters.Select(l => l.Message.Value));
-        Assert.Equal(["malformed_json", "unknown_event_type", "malformed_json"], letters.Select(l => Encoding.UTF8.GetString(l.Message.Headers.GetLastBytes("streamtriggers-reason"))));
+        Assert.Equal(["malformed_json", "unknown_event_type", "malformed_json", "event_too_large"], letters.Select(l => Encoding.UTF8.GetString(l.Message.Headers.GetLastBytes("streamtriggers-reason"))));
         Assert.All(letters, l => Assert.Equal([7], l.Message.Headers.GetLastBytes("trace")));
         Assert.All(letters, l => Assert.StartsWith("clickstream/", Encoding.UTF8.GetString(l.Message.Headers.GetLastBytes("streamtriggers-source")), StringComparison.Ordinal));
         Assert.Equal("s", letters[0].Message.Key);

@@ -3,6 +3,8 @@ namespace StreamTriggers.Decoding;
 /// <summary>Bounds on what one input event may contain. Anything past them is rejected with a reason.</summary>
 public sealed class DecoderLimits
 {
+    public const string SectionName = "StreamTriggers:Limits";
+
     /// <summary>Largest accepted event, in bytes of UTF-8 JSON (or of one CSV row).</summary>
     public int MaxEventBytes { get; set; } = 64 * 1024;
 
@@ -18,7 +20,7 @@ public sealed class DecoderLimits
     /// <summary>Deepest accepted JSON nesting (objects and arrays).</summary>
     public int MaxDepth { get; set; } = 16;
 
-    public IEnumerable<string> Validate(string prefix)
+    public IEnumerable<string> Validate(string prefix = SectionName)
     {
         if (MaxEventBytes is < 256 or > 16 * 1024 * 1024)
             yield return $"{prefix}:MaxEventBytes is {MaxEventBytes}; it must be between 256 and 16777216.";

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using StreamTriggers.Decoding;
 using StreamTriggers.Kafka;
 using StreamTriggers.Kafka.Mock;
 using StreamTriggers.Kafka.Native;
@@ -83,6 +84,7 @@ internal static class RunCommand
         Check<RulesOptions>();
         Check<WorkerOptions>();
         Check<EmbeddedOptions>();
+        Check<DecoderLimits>();
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("StreamTriggers", typeof(RunCommand), failures);
@@ -131,6 +133,8 @@ internal static class RunCommand
         // The live default lateness is 2 s (replay's is 0): configure first, then let configuration override it.
         services.AddOptions<RulesOptions>().Configure(o => o.AllowedLateness = TimeSpan.FromSeconds(2)).BindConfiguration(RulesOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RulesOptions>>(new OptionsValidator<RulesOptions>(o => o.Validate()));
+        services.AddOptions<DecoderLimits>().BindConfiguration(DecoderLimits.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DecoderLimits>>(new OptionsValidator<DecoderLimits>(o => o.Validate()));
         services.AddSingleton<IStateStore>(sp =>
         {
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;

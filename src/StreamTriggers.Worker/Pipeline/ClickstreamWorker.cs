@@ -32,13 +32,14 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly Dictionary<TopicPartition, PartitionProcessor> _processors = [];
     private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
-    private readonly DecoderLimits _limits = new();
+    private readonly DecoderLimits _limits;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private TriggerPublisher? _publisher;
 
-    public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IStateStore store,
-        TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime)
+    public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IOptions<DecoderLimits> limits,
+        IStateStore store, TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime)
     {
+        _limits = limits.Value;
         _lifetime = lifetime;
         _kafka = kafka.Value;
         _options = options.Value;

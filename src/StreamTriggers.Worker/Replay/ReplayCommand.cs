@@ -22,6 +22,8 @@ internal static class ReplayCommand
           --lateness DURATION       allowed lateness: the clock is the greatest event time minus this (default 0s)
           --retention DURATION      how long a closed session's state is kept after its last activity (default 7d)
           --max-event-bytes N       largest accepted event line (default 65536)
+          --max-string-bytes N      longest accepted string value, UTF-8 bytes (default 512)
+          --max-items N             most products in one event (default 100)
           --flush                   at the end of the input, fire every open period's deadline
           --no-progress             no live progress line on stderr
 
@@ -42,7 +44,13 @@ internal static class ReplayCommand
             AllowedLateness = cl.Duration("lateness", TimeSpan.Zero),
             SessionRetention = cl.Duration("retention", defaults.SessionRetention),
         };
-        var limits = new DecoderLimits { MaxEventBytes = cl.Int("max-event-bytes", new DecoderLimits().MaxEventBytes, 256, 16 * 1024 * 1024) };
+        var d = new DecoderLimits();
+        var limits = new DecoderLimits
+        {
+            MaxEventBytes = cl.Int("max-event-bytes", d.MaxEventBytes, 256, 16 * 1024 * 1024),
+            MaxStringBytes = cl.Int("max-string-bytes", d.MaxStringBytes, 16, 65_536),
+            MaxItems = cl.Int("max-items", d.MaxItems, 1, 10_000),
+        };
         var options = new ReplayOptions
         {
             Input = cl.Required("input"),

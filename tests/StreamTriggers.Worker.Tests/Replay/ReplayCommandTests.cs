@@ -9,8 +9,10 @@ public class ReplayCommandTests
     [Fact]
     public void Options_AreParsed()
     {
-        var o = ReplayCommand.Parse(["--input", "x.csv", "--format=rees46", "--gap", "5m", "--browse-min-products", "3", "--cooldown", "2h", "--lateness", "1500ms", "--flush", "--output", "out.jsonl"]);
+        var o = ReplayCommand.Parse(["--input", "x.csv", "--format=rees46", "--gap", "5m", "--browse-min-products", "3", "--cooldown", "2h", "--lateness", "1500ms", "--flush", "--output", "out.jsonl",
+            "--max-event-bytes", "4096", "--max-string-bytes", "64", "--max-items", "5"]);
 
+        Assert.Equal((4096, 64, 5), (o.Limits.MaxEventBytes, o.Limits.MaxStringBytes, o.Limits.MaxItems));
         Assert.Equal("x.csv", o.Input);
         Assert.Equal(InputFormat.Rees46, o.Format);
         Assert.Equal(TimeSpan.FromMinutes(5), o.Rules.Gap);
