@@ -234,6 +234,33 @@ public sealed class LiveWorkerTests : IAsyncLifetime
         AssertSameTriggers(expected, received, allowDuplicates: true);
     }
 
+    [Fact]
+    public async Task AllBrokersDown_WhenATriggerComesDue_ItIsPublishedWhenTheyReturn()
+    {
+        await using var worker = await InProcessWorker.StartAsync(_settings);
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        string json = $$$"""{"event_id":"b1","type":"product_added","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"outage-1","product":{"id":"p-9","quantity":2}}""";
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "outage-1", Value = json });
+        }
+
+        // The event is consumed; then every broker goes away across the deadline (t0 + 2 s gap + 1 s lateness).
+        await Task.Delay(700);
+        for (int b = 1; b <= _kafka.Brokers; b++) _kafka.SetBrokerDown(b);
+        await Task.Delay(4000);
+        for (int b = 1; b <= _kafka.Brokers; b++) _kafka.SetBrokerUp(b);
+
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "outage-1", t0 + (long)Gap.TotalMilliseconds);
+        await WithLog(worker, () => collector.WaitForAsync([id], TimeSpan.FromSeconds(30)));
+        await Task.Delay(1000);
+
+        var t = Assert.Single(collector.Received);
+        Assert.Equal(id, t.Id);
+        Assert.Equal("p-9x2", t.Cart);
+    }
+
     private static async Task<T> WithLog<T>(InProcessWorker worker, Func<Task<T>> wait)
     {
         try

@@ -56,15 +56,6 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
-    /// <summary>Sessions stored for a partition (inspection and tests).</summary>
-    public int SessionCount(PartitionId partition)
-    {
-        lock (_lock)
-        {
-            return Get(partition).Sessions.Count;
-        }
-    }
-
     private Partition Get(PartitionId id)
     {
         if (!_partitions.TryGetValue(id, out var p))

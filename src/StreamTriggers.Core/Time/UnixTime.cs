@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-
 namespace StreamTriggers.Time;
 
 /// <summary>
@@ -203,6 +201,4 @@ public static class UnixTime
     }
 
     private static bool IsDigit(byte b) => (uint)(b - '0') <= 9;
-
-    internal static bool TryParseUtf8Long(ReadOnlySpan<byte> s, out long value) => Utf8Parser.TryParse(s, out value, out int consumed) && consumed == s.Length;
 }

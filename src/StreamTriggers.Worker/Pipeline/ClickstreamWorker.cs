@@ -71,9 +71,16 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         try
         {
             _consumer.Subscribe(_kafka.InputTopic);
-            LogStarted(_logger, _kafka.InputTopic, _kafka.GroupId, _kafka.TriggerTopic);
+            LogStarted(_logger, _kafka.InputTopic, _kafka.GroupId, _kafka.TriggerTopic, Kafka.Native.LibRdKafka.LoadedPath ?? "?");
+            long nextSummary = Environment.TickCount64 + 60_000;
             while (!stop.IsCancellationRequested)
             {
+                if (Environment.TickCount64 >= nextSummary)
+                {
+                    nextSummary += 60_000;
+                    LogSummary(_logger, _stats.Summary());
+                }
+
                 StorePendingOffsets();
                 DrainOverflow();
                 ConsumeResult<byte[]?, byte[]?>? result;
@@ -313,8 +320,11 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         return config;
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "consuming {InputTopic} in group {GroupId}, triggers to {TriggerTopic}")]
-    private static partial void LogStarted(ILogger logger, string inputTopic, string groupId, string triggerTopic);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "consuming {InputTopic} in group {GroupId}, triggers to {TriggerTopic} (librdkafka {Library})")]
+    private static partial void LogStarted(ILogger logger, string inputTopic, string groupId, string triggerTopic, string library);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "totals: {Summary}")]
+    private static partial void LogSummary(ILogger logger, string summary);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "partitions {Partitions} revoked (lost: {Lost})")]
     private static partial void LogRevoked(ILogger logger, string partitions, bool lost);

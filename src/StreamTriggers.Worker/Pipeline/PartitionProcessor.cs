@@ -87,9 +87,6 @@ internal sealed partial class PartitionProcessor : IDisposable
     /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
     public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
 
-    /// <summary>Items waiting in the queue.</summary>
-    public int Queued => _input.Reader.Count;
-
     public void Start() => _run = Task.Run(RunAsync);
 
     /// <summary>
@@ -373,7 +370,7 @@ internal sealed partial class PartitionProcessor : IDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException && !ct.IsCancellationRequested && IsTransient(ex))
             {
-                _stats.AddCommitRetry();
+                _stats.AddStoreRetry();
                 if (_logger.IsEnabled(LogLevel.Warning))
                 {
                     LogStoreRetry(_logger, ex.GetType().Name, what, _partition.ToString(), delay.TotalMilliseconds, ex.Message);

@@ -12,7 +12,7 @@ internal sealed class WorkerStats
     private long _duplicates;
     private long _clamped;
     private long _batches;
-    private long _commitRetries;
+    private long _storeRetries;
     private long _fenced;
     private int _partitions;
 
@@ -21,22 +21,26 @@ internal sealed class WorkerStats
     public long Duplicates => Interlocked.Read(ref _duplicates);
     public long Clamped => Interlocked.Read(ref _clamped);
     public long Batches => Interlocked.Read(ref _batches);
-    public long CommitRetries => Interlocked.Read(ref _commitRetries);
+    public long StoreRetries => Interlocked.Read(ref _storeRetries);
     public long Fenced => Interlocked.Read(ref _fenced);
     public int Partitions => Volatile.Read(ref _partitions);
 
     public long Triggers(TriggerType type) => Interlocked.Read(ref _triggers[(int)type]);
-
-    public long RejectedFor(RejectReason reason) => Interlocked.Read(ref _rejected[(int)reason]);
 
     public void AddEvents(long n) => Interlocked.Add(ref _events, n);
     public void AddRejected(RejectReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
     public void AddDuplicates(long n) => Interlocked.Add(ref _duplicates, n);
     public void AddClamped() => Interlocked.Increment(ref _clamped);
     public void AddBatch() => Interlocked.Increment(ref _batches);
-    public void AddCommitRetry() => Interlocked.Increment(ref _commitRetries);
+    public void AddStoreRetry() => Interlocked.Increment(ref _storeRetries);
     public void AddFenced() => Interlocked.Increment(ref _fenced);
     public void AddTrigger(TriggerType type) => Interlocked.Increment(ref _triggers[(int)type]);
     public void PartitionAssigned() => Interlocked.Increment(ref _partitions);
     public void PartitionRevoked() => Interlocked.Decrement(ref _partitions);
+
+    /// <summary>One line of totals for the periodic log summary.</summary>
+    public string Summary() =>
+        $"{Partitions} partitions, {Events:N0} events in {Batches:N0} batches, {Rejected:N0} rejected, {Duplicates:N0} duplicates, " +
+        $"{Clamped:N0} clamped times, triggers: browse {Triggers(TriggerType.BrowseAbandoned):N0} cart {Triggers(TriggerType.CartAbandoned):N0} " +
+        $"checkout {Triggers(TriggerType.CheckoutAbandoned):N0}, {StoreRetries:N0} store retries, {Fenced:N0} fenced";
 }

@@ -61,7 +61,7 @@ public sealed class TestStream
             long wait = ev.TimestampMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             if (wait > 0)
             {
-                producer.Flush(TimeSpan.FromSeconds(5));
+                // A tracker does not wait for acknowledgements; linger.ms sends promptly.
                 await Task.Delay(TimeSpan.FromMilliseconds(wait), ct);
             }
 
