@@ -100,6 +100,8 @@ public sealed class RedisStateStore : IStateStore
         return result;
     }
 
+    public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _redis.GetDatabase().PingAsync();
+
     public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
     {
         string tag = Tag(claim.Partition);

@@ -34,4 +34,7 @@ public interface IStateStore
     /// when another worker has claimed the partition since <paramref name="claim"/>.
     /// </summary>
     Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken);
+
+    /// <summary>One round trip to the store (readiness checks); throws when it is unreachable.</summary>
+    Task<TimeSpan> PingAsync(CancellationToken cancellationToken);
 }

@@ -56,6 +56,8 @@ public sealed class InMemoryStateStore : IStateStore
         }
     }
 
+    public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => Task.FromResult(TimeSpan.Zero);
+
     private Partition Get(PartitionId id)
     {
         if (!_partitions.TryGetValue(id, out var p))

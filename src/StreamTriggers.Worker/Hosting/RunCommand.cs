@@ -85,6 +85,7 @@ internal static class RunCommand
         Check<WorkerOptions>();
         Check<EmbeddedOptions>();
         Check<DecoderLimits>();
+        Check<Operations.OperationsOptions>();
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("StreamTriggers", typeof(RunCommand), failures);
@@ -123,6 +124,7 @@ internal static class RunCommand
     public static void AddWorker(IServiceCollection services)
     {
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Operations.WorkerMetrics>();
         services.AddSingleton<WorkerStats>();
         services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KafkaOptions>>(new OptionsValidator<KafkaOptions>(o => o.Validate()));
@@ -152,6 +154,9 @@ internal static class RunCommand
         });
         services.AddSingleton<ClickstreamWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ClickstreamWorker>());
+        services.AddOptions<Operations.OperationsOptions>().BindConfiguration(Operations.OperationsOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Operations.OperationsOptions>>(new OptionsValidator<Operations.OperationsOptions>(o => o.Validate()));
+        services.AddHostedService<Operations.OperationsServer>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
     }
 

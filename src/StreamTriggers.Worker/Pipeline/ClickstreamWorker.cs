@@ -32,6 +32,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly Dictionary<TopicPartition, PartitionProcessor> _processors = [];
     private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
+    private readonly ConcurrentDictionary<int, long> _highWatermarks = new();
     private readonly DecoderLimits _limits;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private TriggerPublisher? _publisher;
@@ -54,6 +55,26 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     /// <summary>Completes when the consumer has joined the group and holds at least one partition.</summary>
     public TaskCompletionSource Assigned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private long _lastLoopTick = Environment.TickCount64;
+    private IAdminClient? _admin;
+
+    /// <summary>How long ago the consume loop last went round (liveness).</summary>
+    public TimeSpan SinceLastLoop => TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastLoopTick));
+
+    /// <summary>Asks a broker for the input topic's metadata: true when one answered within <paramref name="timeout"/>.</summary>
+    public bool BrokerReachable(TimeSpan timeout)
+    {
+        try
+        {
+            var metadata = _admin?.GetMetadata(_kafka.InputTopic, timeout);
+            return metadata is { Brokers.Count: > 0 } && metadata.Topics.Any(t => !t.Error.IsError);
+        }
+        catch (KafkaException)
+        {
+            return false;
+        }
+    }
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -61,6 +82,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     {
         var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
         _publisher = new TriggerPublisher(producer, _kafka.TriggerTopic, _kafka.DeadLetterTopic, _options.Source, _loggers.CreateLogger<TriggerPublisher>());
+        _admin = new DependentAdminClientBuilder(producer.Handle).Build();
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig())
             .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions.Select(p => p.TopicPartition), lost: false))
@@ -75,6 +97,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             long nextSummary = Environment.TickCount64 + 60_000;
             while (!stop.IsCancellationRequested)
             {
+                Volatile.Write(ref _lastLoopTick, Environment.TickCount64);
                 if (Environment.TickCount64 >= nextSummary)
                 {
                     nextSummary += 60_000;
@@ -110,6 +133,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 // that rarely happens. The high watermark of the last fetch response (cached, no round trip) says
                 // at once whether this message was the newest the broker had.
                 var high = _consumer.GetWatermarkOffsets(result.TopicPartition).High;
+                _highWatermarks[result.TopicPartition.Partition.Value] = high.Value;
                 if (high.Value >= 0 && result.Offset.Value + 1 >= high.Value)
                 {
                     Route(result.TopicPartition, InputItem.EndOfPartition);
@@ -200,6 +224,12 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             _processors[tp] = processor;
             processor.Start();
             _stats.PartitionAssigned();
+            _stats.Metrics.Track(tp.Partition.Value, () =>
+            {
+                long high = _highWatermarks.GetValueOrDefault(tp.Partition.Value, -1);
+                long committed = processor.CommittedOffset;
+                return (processor.PendingTimers, high < 0 ? 0 : Math.Max(0, high - Math.Max(committed, 0)));
+            });
             result.Add(new TopicPartitionOffset(tp, claim.NextOffset is { } next ? new Offset(next) : Offset.Unset));
         }
 
@@ -241,7 +271,9 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             {
                 var stop = lost ? processor.AbortAsync() : processor.StopAsync(_options.ShutdownTimeout);
                 stopping.Add(stop.ContinueWith(_ => processor.Dispose(), TaskScheduler.Default));
-                _stats.PartitionRevoked();
+                _stats.PartitionRevoked(lost);
+                _stats.Metrics.Untrack(tp.Partition.Value);
+                _highWatermarks.TryRemove(tp.Partition.Value, out _);
             }
         }
 
@@ -286,6 +318,8 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         {
             consumer?.Dispose();
         }
+
+        _admin?.Dispose();
 
         if (flush.IsCompleted)
         {

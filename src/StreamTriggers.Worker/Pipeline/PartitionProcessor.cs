@@ -45,6 +45,8 @@ internal sealed partial class PartitionProcessor : IDisposable
     private readonly long _latenessMs;
     private readonly long _skewMs;
     private long _clock = long.MinValue;
+    private long _committedOffset = -1;
+    private int _pendingTimers;
     private bool _endReached;
     private Task? _run;
 
@@ -76,6 +78,12 @@ internal sealed partial class PartitionProcessor : IDisposable
     }
 
     public TopicPartition Partition => _partition;
+
+    /// <summary>The next input offset durable in the state store, or -1 before the first commit.</summary>
+    public long CommittedOffset => Volatile.Read(ref _committedOffset) is >= 0 and var o ? o : _claim.NextOffset ?? -1;
+
+    /// <summary>Open sessions' deadlines waiting in this partition (as of the last batch).</summary>
+    public int PendingTimers => Volatile.Read(ref _pendingTimers);
 
     public void Dispose() => _abort.Dispose();
 
@@ -287,6 +295,7 @@ internal sealed partial class PartitionProcessor : IDisposable
 
         var triggers = new List<Trigger>();
         long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
+        var suppressedBefore = _engine.Counters.SuppressedByCooldown.ToArray();
         foreach (var (ev, arrival) in events)
         {
             _clock = Math.Max(_clock, arrival - _latenessMs);
@@ -317,7 +326,12 @@ internal sealed partial class PartitionProcessor : IDisposable
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
         }
 
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
         await _publisher.PublishAsync(triggers, deadLetters, _options.RetryBackoff, ct).ConfigureAwait(false);
+        if (triggers.Count + deadLetters.Count > 0)
+        {
+            _stats.Metrics.Produced(publishing.Elapsed);
+        }
 
         var writes = new List<SessionWrite>(dirty.Count);
         foreach (var s in dirty)
@@ -344,17 +358,29 @@ internal sealed partial class PartitionProcessor : IDisposable
             }
         }
 
+        Volatile.Write(ref _pendingTimers, _engine.PendingTimers);
+
         if (next is { } offset)
         {
+            Volatile.Write(ref _committedOffset, offset);
             _storeOffset(new TopicPartitionOffset(_partition, offset));
         }
 
-        _stats.AddEvents(batch.Count);
+        if (batch.Count > 0)
+        {
+            _stats.AddBatch(batch.Count);
+        }
+
         _stats.AddDuplicates(_engine.Counters.DuplicatesIgnored - duplicatesBefore);
-        _stats.AddBatch();
+        foreach (var type in TriggerTypes.All)
+        {
+            _stats.Metrics.Suppressed(type, "cooldown", _engine.Counters.SuppressedByCooldown[(int)type] - suppressedBefore[(int)type]);
+        }
+
+        long published = _time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var t in triggers)
         {
-            _stats.AddTrigger(t.Type);
+            _stats.AddTrigger(t.Type, published - (t.DeadlineMs + _latenessMs));
         }
     }
 
@@ -366,7 +392,10 @@ internal sealed partial class PartitionProcessor : IDisposable
         {
             try
             {
-                return await call().ConfigureAwait(false);
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var result = await call().ConfigureAwait(false);
+                _stats.Metrics.StoreCall(what, started.Elapsed);
+                return result;
             }
             catch (Exception ex) when (ex is not OperationCanceledException && !ct.IsCancellationRequested && IsTransient(ex))
             {

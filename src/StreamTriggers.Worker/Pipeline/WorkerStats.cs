@@ -1,10 +1,14 @@
 using StreamTriggers.Decoding;
 using StreamTriggers.Triggers;
+using StreamTriggers.Worker.Operations;
 
 namespace StreamTriggers.Worker.Pipeline;
 
-/// <summary>Running totals of the live worker, written by partition processors, read by the status display.</summary>
-internal sealed class WorkerStats
+/// <summary>
+/// The worker's one instrumentation point: partition processors and the consume loop report here; it keeps the
+/// running totals the live view and the log summary read, and forwards everything to the metrics.
+/// </summary>
+internal sealed class WorkerStats(WorkerMetrics metrics)
 {
     private readonly long[] _rejected = new long[RejectReasons.Count];
     private readonly long[] _triggers = new long[TriggerTypes.Count];
@@ -27,16 +31,60 @@ internal sealed class WorkerStats
 
     public long Triggers(TriggerType type) => Interlocked.Read(ref _triggers[(int)type]);
 
-    public void AddEvents(long n) => Interlocked.Add(ref _events, n);
-    public void AddRejected(RejectReason reason) => Interlocked.Increment(ref _rejected[(int)reason]);
-    public void AddDuplicates(long n) => Interlocked.Add(ref _duplicates, n);
-    public void AddClamped() => Interlocked.Increment(ref _clamped);
-    public void AddBatch() => Interlocked.Increment(ref _batches);
-    public void AddStoreRetry() => Interlocked.Increment(ref _storeRetries);
+    public WorkerMetrics Metrics => metrics;
+
+    public void AddBatch(int events)
+    {
+        Interlocked.Add(ref _events, events);
+        Interlocked.Increment(ref _batches);
+        metrics.Consumed(events);
+        metrics.Batch(events);
+    }
+
+    public void AddRejected(RejectReason reason)
+    {
+        Interlocked.Increment(ref _rejected[(int)reason]);
+        metrics.Rejected(reason);
+    }
+
+    public void AddDuplicates(long n)
+    {
+        Interlocked.Add(ref _duplicates, n);
+        metrics.Duplicates(n);
+    }
+
+    public void AddClamped()
+    {
+        Interlocked.Increment(ref _clamped);
+        metrics.Clamped();
+    }
+
+    public void AddStoreRetry()
+    {
+        Interlocked.Increment(ref _storeRetries);
+        metrics.StoreRetry();
+    }
+
     public void AddFenced() => Interlocked.Increment(ref _fenced);
-    public void AddTrigger(TriggerType type) => Interlocked.Increment(ref _triggers[(int)type]);
-    public void PartitionAssigned() => Interlocked.Increment(ref _partitions);
-    public void PartitionRevoked() => Interlocked.Decrement(ref _partitions);
+
+    public void AddTrigger(TriggerType type, double latenessMs)
+    {
+        Interlocked.Increment(ref _triggers[(int)type]);
+        metrics.Emitted(type);
+        metrics.Lateness(latenessMs);
+    }
+
+    public void PartitionAssigned()
+    {
+        Interlocked.Increment(ref _partitions);
+        metrics.Rebalance("assigned", 1);
+    }
+
+    public void PartitionRevoked(bool lost)
+    {
+        Interlocked.Decrement(ref _partitions);
+        metrics.Rebalance(lost ? "lost" : "revoked", 1);
+    }
 
     /// <summary>One line of totals for the periodic log summary.</summary>
     public string Summary() =>

@@ -1,0 +1,109 @@
+using System.Diagnostics.Metrics;
+using StreamTriggers.Decoding;
+using StreamTriggers.Triggers;
+
+namespace StreamTriggers.Worker.Operations;
+
+/// <summary>
+/// Every instrument of the worker, on one <see cref="Meter"/> named <c>StreamTriggers</c>; names in one place. Exported
+/// for Prometheus by <see cref="PrometheusExporter"/> (dots become underscores, counters get <c>_total</c>).
+/// </summary>
+internal sealed class WorkerMetrics : IDisposable
+{
+    public const string MeterName = "StreamTriggers";
+
+    private readonly Meter _meter = new(MeterName, "1.0");
+    private readonly Counter<long> _consumed;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _clamped;
+    private readonly Counter<long> _emitted;
+    private readonly Counter<long> _suppressed;
+    private readonly Counter<long> _rebalances;
+    private readonly Counter<long> _storeRetries;
+    private readonly Histogram<long> _batchSize;
+    private readonly Histogram<double> _storeDuration;
+    private readonly Histogram<double> _produceDuration;
+    private readonly Histogram<double> _lateness;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, Func<(long PendingTimers, long Lag)>> _partitions = [];
+
+    public WorkerMetrics()
+    {
+        _consumed = _meter.CreateCounter<long>("streamtriggers.events.consumed", "{event}", "Input events consumed");
+        _rejected = _meter.CreateCounter<long>("streamtriggers.events.rejected", "{event}", "Input events sent to the dead-letter topic, by reason");
+        _duplicates = _meter.CreateCounter<long>("streamtriggers.events.duplicates", "{event}", "Duplicate deliveries ignored");
+        _clamped = _meter.CreateCounter<long>("streamtriggers.events.clamped", "{event}", "Event times too far ahead of arrival, clamped");
+        _emitted = _meter.CreateCounter<long>("streamtriggers.triggers.emitted", "{trigger}", "Triggers published, by type");
+        _suppressed = _meter.CreateCounter<long>("streamtriggers.triggers.suppressed", "{trigger}", "Triggers not sent, by type and reason");
+        _rebalances = _meter.CreateCounter<long>("streamtriggers.rebalances", "{event}", "Partition assignment changes, by kind");
+        _storeRetries = _meter.CreateCounter<long>("streamtriggers.store.retries", "{call}", "State store calls retried after a failure");
+        _batchSize = _meter.CreateHistogram<long>("streamtriggers.batch.size", "{event}", "Messages per partition batch");
+        _storeDuration = _meter.CreateHistogram<double>("streamtriggers.store.duration", "ms", "State store round trips, by operation");
+        _produceDuration = _meter.CreateHistogram<double>("streamtriggers.produce.duration", "ms", "Publishing a batch's triggers and dead letters until acknowledged");
+        _lateness = _meter.CreateHistogram<double>("streamtriggers.trigger.lateness", "ms", "Publication time minus (deadline + allowed lateness)");
+        _meter.CreateObservableGauge("streamtriggers.timers.pending", ObservePendingTimers, "{timer}", "Open sessions' deadlines waiting, per partition");
+        _meter.CreateObservableGauge("streamtriggers.consumer.lag", ObserveLag, "{message}", "Messages in the input partition not yet consumed");
+    }
+
+    public void Consumed(long n) => _consumed.Add(n);
+
+    public void Rejected(RejectReason reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", RejectReasons.Name(reason)));
+
+    public void Duplicates(long n)
+    {
+        if (n > 0) _duplicates.Add(n);
+    }
+
+    public void Clamped() => _clamped.Add(1);
+
+    public void Emitted(TriggerType type) => _emitted.Add(1, new KeyValuePair<string, object?>("type", TriggerTypes.Name(type)));
+
+    public void Suppressed(TriggerType type, string reason, long n = 1)
+    {
+        if (n > 0) _suppressed.Add(n, new("type", TriggerTypes.Name(type)), new("reason", reason));
+    }
+
+    public void Rebalance(string kind, int partitions) => _rebalances.Add(partitions, new KeyValuePair<string, object?>("kind", kind));
+
+    public void StoreRetry() => _storeRetries.Add(1);
+
+    public void Batch(int size) => _batchSize.Record(size);
+
+    public void StoreCall(string operation, TimeSpan elapsed) => _storeDuration.Record(elapsed.TotalMilliseconds, new KeyValuePair<string, object?>("operation", operation));
+
+    public void Produced(TimeSpan elapsed) => _produceDuration.Record(elapsed.TotalMilliseconds);
+
+    public void Lateness(double ms) => _lateness.Record(ms);
+
+    /// <summary>A partition reports its pending timers and lag while it is assigned.</summary>
+    public void Track(int partition, Func<(long PendingTimers, long Lag)> observe)
+    {
+        lock (_lock) _partitions[partition] = observe;
+    }
+
+    public void Untrack(int partition)
+    {
+        lock (_lock) _partitions.Remove(partition);
+    }
+
+    /// <summary>Messages not yet durably processed, over all assigned partitions.</summary>
+    public long TotalLag()
+    {
+        lock (_lock) return _partitions.Values.Sum(p => p().Lag);
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<long>> ObservePendingTimers() => Observe(p => p.PendingTimers);
+
+    private IEnumerable<Measurement<long>> ObserveLag() => Observe(p => p.Lag);
+
+    private List<Measurement<long>> Observe(Func<(long PendingTimers, long Lag), long> pick)
+    {
+        lock (_lock)
+        {
+            return [.. _partitions.Select(kv => new Measurement<long>(pick(kv.Value()), new KeyValuePair<string, object?>("partition", kv.Key)))];
+        }
+    }
+}
