@@ -16,7 +16,9 @@ namespace StreamTriggers.Worker.Embedded;
 /// </summary>
 internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<RulesOptions> rules, WorkerStats stats, TimeProvider time) : BackgroundService
 {
-    private readonly List<long> _lateness = [];
+    // The latest samples only: the view runs for as long as the demo does.
+    private const int LatenessWindow = 10_000;
+    private readonly Queue<long> _lateness = new();
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -46,7 +48,11 @@ internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<Rule
                 var data = doc.RootElement.GetProperty("data");
                 long deadline = DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
                 long late = now - (deadline + latenessMs);
-                _lateness.Add(late);
+                _lateness.Enqueue(late);
+                if (_lateness.Count > LatenessWindow)
+                {
+                    _lateness.Dequeue();
+                }
                 int lines = data.GetProperty("cart").GetArrayLength();
                 string cart = lines > 0 ? $"{lines} line(s) {data.GetProperty("cart_value").GetDecimal():0.00}" : $"{data.GetProperty("products_viewed").GetArrayLength()} viewed";
                 Console.Write($"\r{new string(' ', 118)}\r");

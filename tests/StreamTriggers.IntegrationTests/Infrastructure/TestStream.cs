@@ -40,13 +40,48 @@ public sealed class TestStream
         return new TestStream(events);
     }
 
-    public Dictionary<string, Trigger> Expected(TimeSpan gap)
+    public Dictionary<string, Trigger> Expected(TimeSpan gap) => ExpectedFrom(Events, gap);
+
+    public static Dictionary<string, Trigger> ExpectedFrom(IEnumerable<TrackerEvent> events, TimeSpan gap)
     {
         var driver = new EventTimeDriver(new SessionEngine(new RulesOptions { Gap = gap }));
         var fired = new List<Trigger>();
-        foreach (var ev in Events) driver.Push(ev, fired);
+        foreach (var ev in events) driver.Push(ev, fired);
         driver.Complete(flush: true, fired);
         return fired.ToDictionary(t => t.Id);
+    }
+
+    /// <summary>
+    /// The events the input topic actually holds, in event-time order (stable, so each session keeps its log order).
+    /// Under injected produce errors the mock broker has been seen to acknowledge a retried message without appending
+    /// it; where a test injects them, the log, not what was sent, is what the worker can be held to.
+    /// </summary>
+    public static List<TrackerEvent> ReadBack(string bootstrap, string topic, int partitions)
+    {
+        var decoder = new JsonEventDecoder();
+        var events = new List<TrackerEvent>();
+        using var reader = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "readback-" + Guid.NewGuid().ToString("N"),
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnablePartitionEof = true,
+            EnableAutoCommit = false,
+        }).Build();
+        reader.Subscribe(topic);
+        var ended = new HashSet<int>();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (ended.Count < partitions)
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException($"read back only {ended.Count} of {partitions} partitions of {topic}");
+            var r = reader.Consume(TimeSpan.FromMilliseconds(200));
+            if (r is null) continue;
+            if (r.IsPartitionEOF) { ended.Add(r.Partition.Value); continue; }
+            if (decoder.TryDecode(r.Message.Value, out var ev, out _)) events.Add(ev!);
+        }
+
+        reader.Close();
+        return [.. events.OrderBy(e => e.TimestampMs)];
     }
 
     /// <summary>Sends every event when the wall clock reaches its event time, keyed by session id.</summary>
@@ -55,6 +90,8 @@ public sealed class TestStream
         using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, LingerMs = 2 }).Build();
         var buffer = new ArrayBufferWriter<byte>();
         using var json = new Utf8JsonWriter(buffer);
+        var failures = new List<string>();
+        var slow = new List<string>();
         for (int i = 0; i < Events.Count; i++)
         {
             var ev = Events[i];
@@ -69,7 +106,17 @@ public sealed class TestStream
             json.Reset(buffer);
             TrackerEventJson.Write(json, ev);
             json.Flush();
-            producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(ev.SessionId), Value = buffer.WrittenSpan.ToArray() });
+            producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(ev.SessionId), Value = buffer.WrittenSpan.ToArray() }, report =>
+            {
+                if (report.Error.IsError)
+                {
+                    lock (failures) failures.Add($"{ev.SessionId}@{Time.UnixTime.Format(ev.TimestampMs)}: {report.Error.Code}");
+                }
+                else if (report.Timestamp.UnixTimestampMs - ev.TimestampMs > 1000 || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ev.TimestampMs > 2000)
+                {
+                    lock (failures) slow.Add($"{ev.SessionId}@{Time.UnixTime.Format(ev.TimestampMs)} acked {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - ev.TimestampMs} ms later");
+                }
+            });
             if (onProgress is not null && i % 500 == 0)
             {
                 await onProgress(i);
@@ -77,7 +124,18 @@ public sealed class TestStream
         }
 
         producer.Flush(TimeSpan.FromSeconds(30));
+        lock (failures)
+        {
+            SlowDeliveries = [.. slow];
+            if (failures.Count > 0)
+            {
+                throw new InvalidOperationException($"the test tracker could not deliver {failures.Count} events: {string.Join("; ", failures.Take(5))}");
+            }
+        }
     }
+
+    /// <summary>Events the broker acknowledged more than 2 s after their event time (for failure messages).</summary>
+    public IReadOnlyList<string> SlowDeliveries { get; private set; } = [];
 
     /// <summary>The cart of a trigger as "product x units" lines: equal carts prove no event was applied twice.</summary>
     public static string CartOf(Trigger t) => string.Join(",", t.Cart.Select(l => $"{l.Id}x{l.Quantity}"));
@@ -126,6 +184,9 @@ public sealed class TriggerCollector : IAsyncDisposable
         }, TaskCreationOptions.LongRunning);
     }
 
+    /// <summary>How a test names an expected trigger id in failure messages.</summary>
+    public Func<string, string>? Describe { get; set; }
+
     public List<ReceivedTrigger> Received
     {
         get { lock (_lock) return [.. _received]; }
@@ -147,7 +208,10 @@ public sealed class TriggerCollector : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{missing.Count} of {ids.Count} expected triggers did not arrive within {timeout.TotalSeconds} s (received {got.Count}); first missing: {string.Join(", ", missing.Take(5))}");
+                var wanted = ids.ToHashSet();
+                var unexpected = got.Where(t => !wanted.Contains(t.Id)).Take(5).Select(t => $"{t.Type} {t.SessionId} deadline {Time.UnixTime.Format(t.DeadlineMs)} cart [{t.Cart}]");
+                throw new TimeoutException($"{missing.Count} of {ids.Count} expected triggers did not arrive within {timeout.TotalSeconds} s (received {got.Count}); " +
+                    $"first missing: {string.Join(", ", missing.Take(5).Select(Describe ?? (id => id)))}; unexpected: {string.Join("; ", unexpected)}");
             }
 
             await Task.Delay(100);
