@@ -61,7 +61,7 @@ public class ReplayBenchmarks
     public long FullReplayToNullOutput()
     {
         var options = new ReplayOptions { Input = "bench.jsonl", Progress = false };
-        var result = new ReplayRunner(options, TextWriter.Null).Run(new MemoryStream(_jsonLines, writable: false), Stream.Null, null);
+        var result = new ReplayRunner(options).Run(new MemoryStream(_jsonLines, writable: false), Stream.Null, null);
         return result.TriggersWritten;
     }
 }

@@ -13,7 +13,7 @@ namespace StreamTriggers.Redis;
 /// session id scored by its open deadline, the durable timer index) and <c>s:&lt;session id&gt;</c> (encoded state
 /// with a TTL of the retention, refreshed on every write).
 /// </remarks>
-public sealed class RedisStateStore : IStateStore
+public sealed class RedisStateStore : IStateStore, IAsyncDisposable
 {
     // Claim: bump the epoch and read the position and every open deadline, atomically.
     private const string ClaimScript = """
@@ -41,13 +41,16 @@ public sealed class RedisStateStore : IStateStore
     private readonly string _prefix;
     private readonly string _group;
     private readonly long _ttlMs;
+    private readonly bool _ownsConnection;
 
     /// <param name="redis">The connection.</param>
     /// <param name="keyPrefix">Prefix of every key.</param>
     /// <param name="group">The consumer group: two applications reading one topic keep separate state.</param>
     /// <param name="retention">How long a session outlives its last write.</param>
-    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention)
+    /// <param name="ownsConnection">Close <paramref name="redis"/> when the store is disposed.</param>
+    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false)
     {
+        _ownsConnection = ownsConnection;
         _redis = redis;
         _prefix = keyPrefix;
         _group = group;
@@ -98,6 +101,14 @@ public sealed class RedisStateStore : IStateStore
         }
 
         return result;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsConnection)
+        {
+            await _redis.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _redis.GetDatabase().PingAsync();

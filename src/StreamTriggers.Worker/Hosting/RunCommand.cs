@@ -150,7 +150,7 @@ internal static class RunCommand
             config.AbortOnConnectFail = false;
             var connection = ConnectionMultiplexer.Connect(config);
             return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId,
-                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention);
+                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true);
         });
         services.AddSingleton<ClickstreamWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ClickstreamWorker>());

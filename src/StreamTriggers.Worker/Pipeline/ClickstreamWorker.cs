@@ -52,9 +52,6 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         _stats = stats;
     }
 
-    /// <summary>Completes when the consumer has joined the group and holds at least one partition.</summary>
-    public TaskCompletionSource Assigned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     private long _lastLoopTick = Environment.TickCount64;
     private IAdminClient? _admin;
 
@@ -233,7 +230,6 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             result.Add(new TopicPartitionOffset(tp, claim.NextOffset is { } next ? new Offset(next) : Offset.Unset));
         }
 
-        Assigned.TrySetResult();
         return result;
     }
 

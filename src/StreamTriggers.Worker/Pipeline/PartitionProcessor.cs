@@ -87,8 +87,6 @@ internal sealed partial class PartitionProcessor : IDisposable
 
     public void Dispose() => _abort.Dispose();
 
-    public SessionEngine Engine => _engine;
-
     /// <summary>Set when another worker claimed the partition: this one must stop touching it.</summary>
     public bool Fenced { get; private set; }
 

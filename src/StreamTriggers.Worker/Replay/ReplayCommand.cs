@@ -77,7 +77,7 @@ internal static class ReplayCommand
     public static int Run(IEnumerable<string> args)
     {
         var options = Parse(args);
-        var result = new ReplayRunner(options, Console.Error).Run();
+        var result = new ReplayRunner(options).Run();
         result.WriteSummary(Console.Error, options.Input == "-" ? "stdin" : Path.GetFileName(options.Input));
         return 0;
     }

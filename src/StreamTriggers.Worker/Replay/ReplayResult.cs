@@ -14,7 +14,6 @@ internal sealed class ReplayResult
     public long Rejected => RejectedByReason.Sum();
     public required EngineCounters Engine { get; init; }
     public long TriggersWritten { get; set; }
-    public int SessionsInMemory { get; set; }
     public long OpenPeriodsAtEnd { get; set; }
     public TimeSpan Elapsed { get; set; }
 

@@ -18,13 +18,8 @@ namespace StreamTriggers.Worker.Replay;
 internal sealed class ReplayRunner
 {
     private readonly ReplayOptions _options;
-    private readonly TextWriter _status;
 
-    public ReplayRunner(ReplayOptions options, TextWriter status)
-    {
-        _options = options;
-        _status = status;
-    }
+    public ReplayRunner(ReplayOptions options) => _options = options;
 
     public ReplayResult Run()
     {
@@ -137,7 +132,6 @@ internal sealed class ReplayRunner
 
         result.Format = decoder?.Format ?? format;
         result.BytesRead = reader.BytesRead;
-        result.SessionsInMemory = engine.SessionCount;
         result.OpenPeriodsAtEnd = engine.CountOpenPeriods();
         result.Elapsed = stopwatch.Elapsed;
         progress?.Finish();

@@ -28,7 +28,7 @@ public class ReplayRunnerTests
         using var output = new MemoryStream();
         using var deadLetter = new MemoryStream();
         using var source = input ?? File.OpenRead(path);
-        var result = new ReplayRunner(options, TextWriter.Null).Run(source, output, deadLetter);
+        var result = new ReplayRunner(options).Run(source, output, deadLetter);
         return new Outcome(result, ParseLines(output.ToArray()), ParseLines(deadLetter.ToArray()), output.ToArray());
     }
 
@@ -166,7 +166,7 @@ public class ReplayRunnerTests
             }
 
             var options = new ReplayOptions { Input = path, Output = path + ".out", Flush = true, Progress = false };
-            var result = new ReplayRunner(options, TextWriter.Null).Run();
+            var result = new ReplayRunner(options).Run();
 
             Assert.Equal(InputFormat.Rees46, result.Format);
             Assert.Equal(1, result.EventsRead);
