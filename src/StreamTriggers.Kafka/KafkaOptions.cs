@@ -14,7 +14,13 @@ public sealed class KafkaOptions
 
     public string DeadLetterTopic { get; set; } = "clickstream-dlq";
 
+    /// <summary>Where suppressed and deferred triggers are written with their reason. Default <c>triggers-audit</c>.</summary>
+    public string AuditTopic { get; set; } = "triggers-audit";
+
     public string GroupId { get; set; } = "streamtriggers";
+
+    /// <summary>The topics the worker reads or writes, input first.</summary>
+    public IReadOnlyList<string> Topics => [InputTopic, TriggerTopic, DeadLetterTopic, AuditTopic];
 
     /// <summary>
     /// Any librdkafka setting, passed to the consumer and the producer as is (security.protocol, sasl.mechanism,
@@ -29,14 +35,14 @@ public sealed class KafkaOptions
 
     public IEnumerable<string> Validate(string prefix = SectionName)
     {
-        foreach (var (key, value) in new[] { ("InputTopic", InputTopic), ("TriggerTopic", TriggerTopic), ("DeadLetterTopic", DeadLetterTopic), ("GroupId", GroupId) })
+        foreach (var (key, value) in new[] { ("InputTopic", InputTopic), ("TriggerTopic", TriggerTopic), ("DeadLetterTopic", DeadLetterTopic), ("AuditTopic", AuditTopic), ("GroupId", GroupId) })
         {
             if (string.IsNullOrWhiteSpace(value) || value.Length > 249 || value.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
                 yield return $"{prefix}:{key} is '{value}'; a topic or group name is 1 to 249 of [a-zA-Z0-9._-].";
         }
 
-        if (new[] { InputTopic, TriggerTopic, DeadLetterTopic }.Distinct(StringComparer.Ordinal).Count() < 3)
-            yield return $"{prefix}: InputTopic, TriggerTopic and DeadLetterTopic must be three different topics.";
+        if (Topics.Distinct(StringComparer.Ordinal).Count() < Topics.Count)
+            yield return $"{prefix}: InputTopic, TriggerTopic, DeadLetterTopic and AuditTopic must be four different topics.";
         if (EmbeddedPartitions is < 1 or > 256)
             yield return $"{prefix}:EmbeddedPartitions is {EmbeddedPartitions}; it must be between 1 and 256.";
         foreach (var key in Settings.Keys.Where(k => k is "group.id" or "bootstrap.servers" or "enable.auto.offset.store"))

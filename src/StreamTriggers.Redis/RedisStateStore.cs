@@ -11,9 +11,11 @@ namespace StreamTriggers.Redis;
 /// <remarks>
 /// Keys per partition: <c>epoch</c> (claim counter), <c>pos</c> (next input offset), <c>timers</c> (sorted set:
 /// session id scored by its open deadline, the durable timer index) and <c>s:&lt;session id&gt;</c> (encoded state
-/// with a TTL of the retention, refreshed on every write).
+/// with a TTL of the retention, refreshed on every write); for operators, <c>h:&lt;session id&gt;</c> (the session's
+/// newest trigger decisions, a capped list) and <c>u:&lt;user id or email&gt;</c> (set of the partition's sessions
+/// that carried it), both expiring after the retention.
 /// </remarks>
-public sealed class RedisStateStore : IStateStore, IAsyncDisposable
+public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDisposable
 {
     // Claim: bump the epoch and read the position and every open deadline, atomically.
     private const string ClaimScript = """
@@ -24,14 +26,31 @@ public sealed class RedisStateStore : IStateStore, IAsyncDisposable
         """;
 
     // Commit: refuse unless the caller still holds the epoch; then sessions, deadlines and position together.
-    // ARGV: epoch, next position ('' keeps it), ttl ms, then per session key: state ('' deletes), member, deadline ('' removes).
+    // KEYS: epoch, pos, timers, then per session: state, decision history, user id index, email index.
+    // ARGV: epoch, next position ('' keeps it), ttl ms, history length, then per session: state ('' deletes),
+    // member, deadline ('' removes), has user id, has email ('' no), decisions (JSON lines joined by newlines,
+    // oldest first; '' none).
     private const string CommitScript = """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         local ttl = ARGV[3]
-        for i = 4, #KEYS do
-          local a = 4 + (i - 4) * 3
-          if ARGV[a] == '' then redis.call('DEL', KEYS[i]) else redis.call('SET', KEYS[i], ARGV[a], 'PX', ttl) end
-          if ARGV[a + 2] == '' then redis.call('ZREM', KEYS[3], ARGV[a + 1]) else redis.call('ZADD', KEYS[3], ARGV[a + 2], ARGV[a + 1]) end
+        local keep = tonumber(ARGV[4])
+        for j = 0, (#KEYS - 3) / 4 - 1 do
+          local k = 4 + j * 4
+          local a = 5 + j * 6
+          local member = ARGV[a + 1]
+          if ARGV[a] == '' then redis.call('DEL', KEYS[k]) else redis.call('SET', KEYS[k], ARGV[a], 'PX', ttl) end
+          if ARGV[a + 2] == '' then redis.call('ZREM', KEYS[3], member) else redis.call('ZADD', KEYS[3], ARGV[a + 2], member) end
+          for c = 3, 4 do
+            if ARGV[a + c] ~= '' then
+              redis.call('SADD', KEYS[k + c - 1], member)
+              redis.call('PEXPIRE', KEYS[k + c - 1], ttl)
+            end
+          end
+          if ARGV[a + 5] ~= '' and keep > 0 then
+            for entry in string.gmatch(ARGV[a + 5], '[^\n]+') do redis.call('LPUSH', KEYS[k + 1], entry) end
+            redis.call('LTRIM', KEYS[k + 1], 0, keep - 1)
+            redis.call('PEXPIRE', KEYS[k + 1], ttl)
+          end
         end
         if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
         return 1
@@ -42,15 +61,18 @@ public sealed class RedisStateStore : IStateStore, IAsyncDisposable
     private readonly string _group;
     private readonly long _ttlMs;
     private readonly bool _ownsConnection;
+    private readonly int _historyLength;
 
     /// <param name="redis">The connection.</param>
     /// <param name="keyPrefix">Prefix of every key.</param>
     /// <param name="group">The consumer group: two applications reading one topic keep separate state.</param>
     /// <param name="retention">How long a session outlives its last write.</param>
     /// <param name="ownsConnection">Close <paramref name="redis"/> when the store is disposed.</param>
-    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false)
+    /// <param name="historyLength">Trigger decisions kept per session for <c>inspect</c> (0: none).</param>
+    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false, int historyLength = 20)
     {
         _ownsConnection = ownsConnection;
+        _historyLength = historyLength;
         _redis = redis;
         _prefix = keyPrefix;
         _group = group;
@@ -116,24 +138,106 @@ public sealed class RedisStateStore : IStateStore, IAsyncDisposable
     public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
     {
         string tag = Tag(claim.Partition);
-        var keys = new RedisKey[3 + sessions.Count];
-        var args = new RedisValue[3 + (3 * sessions.Count)];
+        var keys = new RedisKey[3 + (4 * sessions.Count)];
+        var args = new RedisValue[4 + (6 * sessions.Count)];
         keys[0] = $"{tag}:epoch";
         keys[1] = $"{tag}:pos";
         keys[2] = $"{tag}:timers";
         args[0] = claim.Epoch;
         args[1] = nextOffset is { } o ? o : RedisValue.EmptyString;
         args[2] = _ttlMs;
+        args[3] = _historyLength;
         for (int i = 0; i < sessions.Count; i++)
         {
             var w = sessions[i];
-            keys[3 + i] = $"{tag}:s:{w.SessionId}";
-            args[3 + (3 * i)] = w.State is null ? RedisValue.EmptyString : (RedisValue)w.State;
-            args[4 + (3 * i)] = w.SessionId;
-            args[5 + (3 * i)] = w.DeadlineMs is { } d ? d : RedisValue.EmptyString;
+            int k = 3 + (4 * i);
+            int a = 4 + (6 * i);
+            keys[k] = $"{tag}:s:{w.SessionId}";
+            keys[k + 1] = $"{tag}:h:{w.SessionId}";
+            keys[k + 2] = $"{tag}:u:{w.UserId}";
+            keys[k + 3] = $"{tag}:u:{w.Email}";
+            args[a] = w.State is null ? RedisValue.EmptyString : (RedisValue)w.State;
+            args[a + 1] = w.SessionId;
+            args[a + 2] = w.DeadlineMs is { } d ? d : RedisValue.EmptyString;
+            args[a + 3] = w.UserId is null ? RedisValue.EmptyString : "1";
+            args[a + 4] = w.Email is null ? RedisValue.EmptyString : "1";
+            args[a + 5] = w.Decisions is { Count: > 0 } decisions ? string.Join('\n', decisions) : RedisValue.EmptyString;
         }
 
         var result = await _redis.GetDatabase().ScriptEvaluateAsync(CommitScript, keys, args).ConfigureAwait(false);
         return (long)result == 1;
+    }
+
+    public async Task<IReadOnlyList<int>> PartitionsAsync(CancellationToken cancellationToken)
+    {
+        // Every claimed partition has an epoch key. SCAN each primary (a cluster spreads partitions over nodes).
+        string pattern = $"{{{Escape(_prefix)}:{Escape(_group)}:*}}:epoch";
+        int skip = $"{{{_prefix}:{_group}:".Length;
+        var found = new SortedSet<int>();
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica)
+            {
+                continue;
+            }
+
+            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                string k = key!;
+                int end = k.IndexOf('}', skip);
+                if (end > skip && int.TryParse(k.AsSpan(skip, end - skip), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p))
+                {
+                    found.Add(p);
+                }
+            }
+        }
+
+        return [.. found];
+    }
+
+    public async Task<StoredSession?> ReadSessionAsync(int partition, string sessionId, CancellationToken cancellationToken)
+    {
+        string tag = $"{{{_prefix}:{_group}:{partition}}}";
+        var db = _redis.GetDatabase();
+        var state = db.StringGetAsync($"{tag}:s:{sessionId}");
+        var ttl = db.KeyTimeToLiveAsync($"{tag}:s:{sessionId}");
+        var deadline = db.SortedSetScoreAsync($"{tag}:timers", sessionId);
+        var history = db.ListRangeAsync($"{tag}:h:{sessionId}");
+        await Task.WhenAll(state, ttl, deadline, history).ConfigureAwait(false);
+        var h = (await history.ConfigureAwait(false)).Select(v => (string)v!).ToArray();
+        var s = await state.ConfigureAwait(false);
+        var d = await deadline.ConfigureAwait(false);
+        if (s.IsNull && d is null && h.Length == 0)
+        {
+            return null;
+        }
+
+        var expires = await ttl.ConfigureAwait(false);
+        return new StoredSession(partition, sessionId, s.IsNull ? null : (byte[])s!, d is { } score ? (long)score : null,
+            expires is { } e ? (long)e.TotalMilliseconds : null, h);
+    }
+
+    public async Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken)
+    {
+        var members = await _redis.GetDatabase().SetMembersAsync($"{{{_prefix}:{_group}:{partition}}}:u:{customer}").ConfigureAwait(false);
+        return [.. members.Select(m => (string)m!).Order(StringComparer.Ordinal)];
+    }
+
+    // Glob metacharacters in a prefix or group name must match literally in SCAN's pattern.
+    private static string Escape(string value)
+    {
+        var sb = new System.Text.StringBuilder(value.Length);
+        foreach (char c in value)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                sb.Append('\\');
+            }
+
+            sb.Append(c);
+        }
+
+        return sb.ToString();
     }
 }

@@ -14,6 +14,8 @@ internal static class Program
         commands:
           run       the live worker: Kafka in, Redis state, triggers out (embedded when no Kafka is configured)
           replay    run recorded clickstream (JSON lines or REES46 CSV) through the engine in event time
+          inspect   what is stored for a session or customer: state, pending timers, trigger decisions
+          topics    create the input, trigger, dead-letter and audit topics on a Kafka cluster
           help      this text, or 'help <command>'
 
         'streamtriggers <command> --help' shows a command's options.
@@ -41,6 +43,8 @@ internal static class Program
             {
                 "replay" => ReplayCommand.Run(rest),
                 "run" => await RunCommand.RunAsync(rest).ConfigureAwait(false),
+                "inspect" => await Tools.InspectCommand.RunAsync(rest, Console.Out).ConfigureAwait(false),
+                "topics" => await Tools.TopicsCommand.RunAsync(rest, Console.Out).ConfigureAwait(false),
                 _ => throw new UsageException($"unknown command '{command}'"),
             };
         }
@@ -56,6 +60,8 @@ internal static class Program
     {
         "replay" => ReplayCommand.Usage,
         "run" => RunCommand.Usage,
+        "inspect" => Tools.InspectCommand.Usage,
+        "topics" => Tools.TopicsCommand.Usage,
         _ => null,
     };
 }

@@ -42,6 +42,54 @@ public sealed class RedisStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DecisionHistory_IsAppendedNewestFirst_CappedAndExpiring_AndCustomersFindTheirSessions()
+    {
+        var store = new RedisStateStore(_redis, "h" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromHours(1), historyLength: 3);
+        var claim = await store.ClaimAsync(P, default);
+
+        Assert.True(await store.CommitAsync(claim, [new("s-1", [1], null, "u-1", "a@x.io", ["d1", "d2"]), new("s-2", [2], 99, "u-1")], 1, default));
+        Assert.True(await store.CommitAsync(claim, [new("s-1", [3], null, Decisions: ["d3", "d4"])], 2, default));
+        // A stale claim adds no history either.
+        await store.ClaimAsync(P, default);
+        Assert.False(await store.CommitAsync(claim, [new("s-1", [4], null, Decisions: ["zombie"])], 3, default));
+
+        var s1 = await store.ReadSessionAsync(P.Partition, "s-1", default);
+        Assert.NotNull(s1);
+        Assert.Equal(["d4", "d3", "d2"], s1.Decisions);
+        Assert.Equal([3], s1.State);
+        Assert.Null(s1.PendingDeadlineMs);
+        Assert.InRange(s1.ExpiresInMs!.Value, 3_000_000, 3_600_000);
+        var s2 = await store.ReadSessionAsync(P.Partition, "s-2", default);
+        Assert.Equal((99L, 0), (s2!.PendingDeadlineMs, s2.Decisions.Count));
+        Assert.Null(await store.ReadSessionAsync(P.Partition, "nobody", default));
+
+        Assert.Equal(["s-1", "s-2"], await store.CustomerSessionsAsync(P.Partition, "u-1", default));
+        Assert.Equal(["s-1"], await store.CustomerSessionsAsync(P.Partition, "a@x.io", default));
+        Assert.Empty(await store.CustomerSessionsAsync(P.Partition, "u-2", default));
+        Assert.Equal([P.Partition], await store.PartitionsAsync(default));
+        var db = _redis.GetDatabase();
+        Assert.InRange((await db.KeyTimeToLiveAsync($"{store.Tag(P)}:h:s-1"))!.Value.TotalMinutes, 59, 60);
+        Assert.InRange((await db.KeyTimeToLiveAsync($"{store.Tag(P)}:u:u-1"))!.Value.TotalMinutes, 59, 60);
+    }
+
+    [Fact]
+    public async Task Partitions_AreFoundByScanning_EvenWithGlobCharactersInTheGroupName()
+    {
+        // Unescaped, the pattern for group "gr*up[1]" would also match the other group's keys.
+        string prefix = "p" + Guid.NewGuid().ToString("N")[..6];
+        var store = new RedisStateStore(_redis, prefix, "gr*up[1]", TimeSpan.FromHours(1));
+        var other = new RedisStateStore(_redis, prefix, "grXup1", TimeSpan.FromHours(1));
+        foreach (int p in new[] { 11, 2, 5 })
+        {
+            await store.ClaimAsync(P with { Partition = p }, default);
+        }
+
+        await other.ClaimAsync(P with { Partition = 9 }, default);
+
+        Assert.Equal([2, 5, 11], await store.PartitionsAsync(default));
+    }
+
+    [Fact]
     public async Task AStaleClaim_IsFenced_AndChangesNothing()
     {
         var zombie = await _store.ClaimAsync(P, default);

@@ -34,13 +34,16 @@ public sealed class SessionEngine
     private long _now = long.MinValue;
 
     private readonly bool _trackChanges;
+    private readonly List<TriggerDecision>? _decisions;
 
     /// <param name="rules">The session rules.</param>
     /// <param name="trackChanges">Record changed sessions for <see cref="TakeDirty"/> (the live worker persists them; replay does not).</param>
-    public SessionEngine(RulesOptions rules, bool trackChanges = false)
+    /// <param name="recordDecisions">Record a <see cref="TriggerDecision"/> for every matched trigger, sent or not, for <see cref="TakeDecisions"/>.</param>
+    public SessionEngine(RulesOptions rules, bool trackChanges = false, bool recordDecisions = false)
     {
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
+        _decisions = recordDecisions ? [] : null;
     }
 
     public RulesOptions Rules => _rules;
@@ -93,6 +96,16 @@ public sealed class SessionEngine
         }
 
         _dirty.Clear();
+    }
+
+    /// <summary>Hands out the decisions recorded since the last call, oldest first (needs <c>recordDecisions</c>).</summary>
+    public void TakeDecisions(List<TriggerDecision> into)
+    {
+        if (_decisions is not null)
+        {
+            into.AddRange(_decisions);
+            _decisions.Clear();
+        }
     }
 
     /// <summary>Drops a clean session from memory (it is durable elsewhere); its timer goes with it.</summary>
@@ -218,11 +231,16 @@ public sealed class SessionEngine
             {
                 s.SetLastFired(t, deadline);
                 Counters.Fired[(int)t]++;
-                output.Add(CreateTrigger(s, t, deadline));
+                var trigger = CreateTrigger(s, t, deadline);
+                output.Add(trigger);
+                _decisions?.Add(new TriggerDecision(trigger.Id, t, s.SessionId, deadline, trigger.DetectedAtMs, DecisionOutcome.Emitted));
             }
             else
             {
                 Counters.SuppressedByCooldown[(int)t]++;
+                _decisions?.Add(new TriggerDecision(TriggerId.Create(t, s.SessionId, deadline), t, s.SessionId, deadline,
+                    Math.Max(_now, deadline), DecisionOutcome.Suppressed, "cooldown",
+                    $"{TriggerTypes.Name(t)} last fired for this session at {Time.UnixTime.Format(last)}; cooldown {Time.Duration.Format(_rules.Cooldown)}"));
             }
         }
 

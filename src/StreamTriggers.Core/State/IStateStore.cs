@@ -13,8 +13,35 @@ public readonly record struct PartitionId(string Topic, int Partition)
 /// </summary>
 public sealed record PartitionClaim(PartitionId Partition, long Epoch, long? NextOffset, IReadOnlyList<(string SessionId, long DeadlineMs)> Deadlines);
 
-/// <summary>One session's new state in a commit: the encoded state (null deletes it) and its open deadline, if any.</summary>
-public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs);
+/// <summary>
+/// One session's new state in a commit: the encoded state (null deletes it), its open deadline if any, the user id and
+/// email it is linked to (indexed, so <c>inspect --customer</c> finds the session by either) and the trigger
+/// decisions made for it in this batch (<see cref="Triggers.TriggerDecision.ToJson"/>, oldest first), appended to its
+/// bounded decision history.
+/// </summary>
+public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, string? UserId = null, string? Email = null, IReadOnlyList<string>? Decisions = null);
+
+/// <summary>A session as stored, with what <c>inspect</c> shows beside it.</summary>
+/// <param name="Partition">The input partition whose state holds it.</param>
+/// <param name="SessionId">The session.</param>
+/// <param name="State">Encoded state (<see cref="SessionCodec"/>), or null when it expired or was never written.</param>
+/// <param name="PendingDeadlineMs">Its entry in the partition's durable timer index, or null.</param>
+/// <param name="ExpiresInMs">Time until the stored state expires, or null when the store does not expire it.</param>
+/// <param name="Decisions">Its trigger decision history, newest first (JSON, one per entry).</param>
+public sealed record StoredSession(int Partition, string SessionId, byte[]? State, long? PendingDeadlineMs, long? ExpiresInMs, IReadOnlyList<string> Decisions);
+
+/// <summary>Read-only lookups across every partition of one consumer group, for operators (<c>streamtriggers inspect</c>).</summary>
+public interface IStateInspector
+{
+    /// <summary>Partitions that have state, ascending.</summary>
+    Task<IReadOnlyList<int>> PartitionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>The session in <paramref name="partition"/>, or null when that partition holds nothing of it.</summary>
+    Task<StoredSession?> ReadSessionAsync(int partition, string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>Sessions of <paramref name="partition"/> linked to <paramref name="customer"/> (user id or email).</summary>
+    Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// Durable per-partition state: sessions, their deadlines (the durable timer index) and the input position, written

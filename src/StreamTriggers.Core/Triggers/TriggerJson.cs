@@ -33,24 +33,23 @@ public static class TriggerJson
         WriteTime(w, "period_start"u8, t.PeriodStartMs);
         w.WriteNumber("period_events"u8, t.PeriodEvents);
 
-        w.WriteStartArray("cart"u8);
-        foreach (var line in t.Cart)
-        {
-            WriteProduct(w, line, withQuantity: true);
-        }
-
-        w.WriteEndArray();
+        WriteProducts(w, "cart"u8, t.Cart, withQuantity: true);
         w.WriteNumber("cart_value"u8, t.CartValue);
         WriteStringOrNull(w, "currency"u8, t.Currency);
+        WriteProducts(w, "products_viewed"u8, t.ProductsViewed, withQuantity: false);
+        w.WriteEndObject();
+    }
 
-        w.WriteStartArray("products_viewed"u8);
-        foreach (var p in t.ProductsViewed)
+    /// <summary>An array of products as in a trigger's <c>cart</c> (with quantities) or <c>products_viewed</c>.</summary>
+    public static void WriteProducts(Utf8JsonWriter w, ReadOnlySpan<byte> name, IReadOnlyList<ProductInfo> products, bool withQuantity)
+    {
+        w.WriteStartArray(name);
+        foreach (var p in products)
         {
-            WriteProduct(w, p, withQuantity: false);
+            WriteProduct(w, p, withQuantity);
         }
 
         w.WriteEndArray();
-        w.WriteEndObject();
     }
 
     public static void WriteTime(Utf8JsonWriter w, ReadOnlySpan<byte> name, long unixMs)

@@ -142,7 +142,7 @@ internal static class RunCommand
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             if (string.IsNullOrWhiteSpace(redis.Configuration))
             {
-                return new InMemoryStateStore();
+                return new InMemoryStateStore(redis.HistoryLength);
             }
 
             var config = ConfigurationOptions.Parse(redis.Configuration);
@@ -150,7 +150,7 @@ internal static class RunCommand
             config.AbortOnConnectFail = false;
             var connection = ConnectionMultiplexer.Connect(config);
             return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId,
-                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true);
+                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true, redis.HistoryLength);
         });
         services.AddSingleton<ClickstreamWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ClickstreamWorker>());
@@ -163,7 +163,7 @@ internal static class RunCommand
     private static MockCluster StartEmbeddedCluster(KafkaOptions kafka)
     {
         var cluster = new MockCluster(brokers: 1);
-        foreach (var topic in new[] { kafka.InputTopic, kafka.TriggerTopic, kafka.DeadLetterTopic })
+        foreach (var topic in kafka.Topics)
         {
             cluster.CreateTopic(topic, kafka.EmbeddedPartitions);
         }

@@ -66,7 +66,7 @@ internal sealed partial class PartitionProcessor : IDisposable
         _stats = stats;
         _storeOffset = storeOffset;
         _decoder = new JsonEventDecoder(limits);
-        _engine = new SessionEngine(rules, trackChanges: true);
+        _engine = new SessionEngine(rules, trackChanges: true, recordDecisions: true);
         _latenessMs = (long)rules.AllowedLateness.TotalMilliseconds;
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
         _input = Channel.CreateBounded<InputItem>(new BoundedChannelOptions(options.PartitionQueueCapacity)
@@ -324,6 +324,21 @@ internal sealed partial class PartitionProcessor : IDisposable
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
         }
 
+        // The decision history an operator reads with 'inspect': what fired or was held back, when, and why.
+        var decisions = new List<TriggerDecision>();
+        _engine.TakeDecisions(decisions);
+        Dictionary<string, List<string>>? history = null;
+        foreach (var d in decisions)
+        {
+            history ??= new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            if (!history.TryGetValue(d.SessionId, out var entries))
+            {
+                history[d.SessionId] = entries = [];
+            }
+
+            entries.Add((d with { DecidedAtMs = Math.Max(d.DecidedAtMs, detectedAt) }).ToJson());
+        }
+
         var publishing = System.Diagnostics.Stopwatch.StartNew();
         await _publisher.PublishAsync(triggers, deadLetters, _options.RetryBackoff, ct).ConfigureAwait(false);
         if (triggers.Count + deadLetters.Count > 0)
@@ -334,7 +349,8 @@ internal sealed partial class PartitionProcessor : IDisposable
         var writes = new List<SessionWrite>(dirty.Count);
         foreach (var s in dirty)
         {
-            writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null));
+            writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
+                s.UserId, s.Email, history?.GetValueOrDefault(s.SessionId)));
         }
 
         long? next = batch.Count > 0 ? batch[^1].Offset.Value + 1 : null;

@@ -43,9 +43,9 @@ internal static class Ev
 /// <summary>An engine driven in event time, collecting what fires.</summary>
 internal sealed class Run
 {
-    public Run(RulesOptions? rules = null)
+    public Run(RulesOptions? rules = null, bool recordDecisions = false)
     {
-        Engine = new SessionEngine(rules ?? new RulesOptions());
+        Engine = new SessionEngine(rules ?? new RulesOptions(), recordDecisions: recordDecisions);
         Driver = new EventTimeDriver(Engine);
     }
 

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace StreamTriggers.Triggers;
+
+/// <summary>What became of a trigger that matched: sent, or not and why. The answer to "why did (or didn't) this
+/// customer get a trigger?", kept per subject for <c>inspect</c>.</summary>
+public enum DecisionOutcome : byte
+{
+    Emitted,
+    Suppressed,
+    Deferred,
+}
+
+/// <summary>
+/// One decision about one matched trigger. A suppressed trigger keeps the id it would have had, so a decision can be
+/// matched with the trigger a sender did (or did not) receive.
+/// </summary>
+public sealed record TriggerDecision(
+    string TriggerId,
+    TriggerType Type,
+    string SessionId,
+    long DeadlineMs,
+    long DecidedAtMs,
+    DecisionOutcome Outcome,
+    string? Reason = null,
+    string? Detail = null)
+{
+    public static string OutcomeName(DecisionOutcome outcome) => outcome switch
+    {
+        DecisionOutcome.Emitted => "emitted",
+        DecisionOutcome.Suppressed => "suppressed",
+        _ => "deferred",
+    };
+
+    /// <summary>One-line JSON: <c>{"trigger_id","type","session_id","deadline","decided_at","outcome","reason","detail"}</c>.</summary>
+    public string ToJson()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("trigger_id", TriggerId);
+            w.WriteString("type", TriggerTypes.Name(Type));
+            w.WriteString("session_id", SessionId);
+            w.WriteString("deadline", Time.UnixTime.Format(DeadlineMs));
+            w.WriteString("decided_at", Time.UnixTime.Format(DecidedAtMs));
+            w.WriteString("outcome", OutcomeName(Outcome));
+            if (Reason is not null) w.WriteString("reason", Reason);
+            if (Detail is not null) w.WriteString("detail", Detail);
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Reads what <see cref="ToJson"/> wrote; null when <paramref name="json"/> is not such a record.</summary>
+    public static TriggerDecision? TryParse(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var r = doc.RootElement;
+            string type = r.GetProperty("type").GetString()!;
+            TriggerType? t = TriggerTypes.TryParse(type, out var tt) ? tt : null;
+            string outcome = r.GetProperty("outcome").GetString()!;
+            DecisionOutcome? o = outcome switch
+            {
+                "emitted" => DecisionOutcome.Emitted,
+                "suppressed" => DecisionOutcome.Suppressed,
+                "deferred" => DecisionOutcome.Deferred,
+                _ => null,
+            };
+            if (t is null || o is null
+                || !ParseTime(r.GetProperty("deadline"), out long deadline)
+                || !ParseTime(r.GetProperty("decided_at"), out long decided))
+            {
+                return null;
+            }
+
+            return new TriggerDecision(r.GetProperty("trigger_id").GetString()!, t.Value, r.GetProperty("session_id").GetString()!,
+                deadline, decided, o.Value,
+                r.TryGetProperty("reason", out var reason) ? reason.GetString() : null,
+                r.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static bool ParseTime(JsonElement value, out long unixMs)
+    {
+        unixMs = 0;
+        return value.ValueKind == JsonValueKind.String && Time.UnixTime.TryParseRfc3339(System.Text.Encoding.UTF8.GetBytes(value.GetString()!), out unixMs);
+    }
+}

@@ -1,0 +1,65 @@
+using StreamTriggers.Tests.Sessions;
+using StreamTriggers.Triggers;
+using static StreamTriggers.Tests.Sessions.Ev;
+
+namespace StreamTriggers.Tests.Triggers;
+
+public class TriggerDecisionTests
+{
+    [Fact]
+    public void Engine_RecordsEveryMatch_EmittedWithTheTriggerId_SuppressedWithTheIdItWouldHaveHad_AndWhy()
+    {
+        var run = new Run(recordDecisions: true).Push(
+            View("s1", 0, "p1"), View("s1", 1, "p2"),       // deadline 31: emitted
+            View("s1", 120, "p3"), View("s1", 121, "p4"),   // deadline 151: suppressed by cooldown
+            View("s2", 0, "p1"))                             // one product: no match, no decision
+            .Flush();
+        var decisions = new List<TriggerDecision>();
+        run.Engine.TakeDecisions(decisions);
+
+        Assert.Equal(2, decisions.Count);
+        var emitted = decisions[0];
+        Assert.Equal((DecisionOutcome.Emitted, run.Fired.Single().Id, At(31)), (emitted.Outcome, emitted.TriggerId, emitted.DeadlineMs));
+        Assert.Null(emitted.Reason);
+        var suppressed = decisions[1];
+        Assert.Equal(DecisionOutcome.Suppressed, suppressed.Outcome);
+        Assert.Equal(TriggerId.Create(TriggerType.BrowseAbandoned, "s1", At(151)), suppressed.TriggerId);
+        Assert.Equal("cooldown", suppressed.Reason);
+        Assert.Equal("browse_abandoned last fired for this session at 2026-11-23T10:31:00.000Z; cooldown 1d", suppressed.Detail);
+
+        // Taken means taken.
+        decisions.Clear();
+        run.Engine.TakeDecisions(decisions);
+        Assert.Empty(decisions);
+    }
+
+    [Fact]
+    public void Engine_WithoutRecording_KeepsNoDecisions()
+    {
+        var run = new Run().Push(View("s1", 0, "p1"), View("s1", 1, "p2")).Flush();
+        var decisions = new List<TriggerDecision>();
+        run.Engine.TakeDecisions(decisions);
+        Assert.Single(run.Fired);
+        Assert.Empty(decisions);
+    }
+
+    [Fact]
+    public void Json_RoundTrips_AndEscapesControlCharacters()
+    {
+        var d = new TriggerDecision("id-1", TriggerType.CartAbandoned, "s\n1", At(30), At(30.5), DecisionOutcome.Suppressed, "cooldown", "detail \"quoted\"");
+
+        string json = d.ToJson();
+
+        Assert.DoesNotContain('\n', json); // the Redis store joins history entries with newlines
+        Assert.Equal(d, TriggerDecision.TryParse(json));
+        Assert.Contains("\"outcome\":\"suppressed\"", json, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("{}")]
+    [InlineData("""{"trigger_id":"x","type":"rocket","session_id":"s","deadline":"2026-11-23T10:00:00Z","decided_at":"2026-11-23T10:00:00Z","outcome":"emitted"}""")]
+    [InlineData("""{"trigger_id":"x","type":"cart_abandoned","session_id":"s","deadline":"soon","decided_at":"2026-11-23T10:00:00Z","outcome":"emitted"}""")]
+    [InlineData("""{"trigger_id":"x","type":"cart_abandoned","session_id":"s","deadline":"2026-11-23T10:00:00Z","decided_at":"2026-11-23T10:00:00Z","outcome":"maybe"}""")]
+    public void TryParse_RejectsWhatIsNotADecision(string json) => Assert.Null(TriggerDecision.TryParse(json));
+}
