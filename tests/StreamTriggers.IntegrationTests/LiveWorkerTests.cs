@@ -73,6 +73,35 @@ public sealed class LiveWorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DebugLog_HasOneLinePerTriggerAndRejection_WithUserIdsAndEmailsPseudonymised()
+    {
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        await using var worker = await InProcessWorker.StartAsync(_settings, "--Logging:LogLevel:StreamTriggers=Debug", "--StreamTriggers:Worker:LogPseudonymKey=test-key");
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        string good = $$$"""{"event_id":"p1","type":"product_added","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"pii-1","user_id":"u-secret-77","email":"secret.person@example.com","product":{"id":"p-1"}}""";
+        string bad = """{"type":"product_added","timestamp":"2026-11-23T10:00:00Z","session_id":"pii-2","user_id":"u-secret-77","email":"not-an-address"}""";
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "pii-1", Value = good });
+            await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "pii-2", Value = bad });
+        }
+
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "pii-1", t0 + (long)Gap.TotalMilliseconds);
+        await collector.WaitForAsync([id], TimeSpan.FromSeconds(20));
+        await worker.StopAsync();
+
+        string log = worker.Log.ReadAll();
+        var pseudonyms = new StreamTriggers.Worker.Operations.LogPseudonyms("test-key");
+        Assert.Contains($"trigger cart_abandoned {id} emitted: session pii-1 user {pseudonyms.Of("u-secret-77")} email {pseudonyms.Of("secret.person@example.com")}", log, StringComparison.Ordinal);
+        Assert.Matches(@"input clickstream/\d/\d+ rejected \(invalid_value\): email is not an address", log);
+        Assert.DoesNotContain("u-secret-77", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret.person", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-an-address", log, StringComparison.Ordinal);
+        // The trigger itself carries the identity intact.
+        Assert.Contains(collector.Received, t => t.Id == id);
+    }
+
+    [Fact]
     public async Task BadInput_GoesToTheDeadLetterTopic_WithReasonAndOriginalBytes_AndTheStreamGoesOn()
     {
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");

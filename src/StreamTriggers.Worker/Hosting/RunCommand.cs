@@ -152,6 +152,7 @@ internal static class RunCommand
             return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId,
                 sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true, redis.HistoryLength);
         });
+        services.AddSingleton(sp => new Operations.LogPseudonyms(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.LogPseudonymKey));
         services.AddSingleton<ClickstreamWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ClickstreamWorker>());
         services.AddOptions<Operations.OperationsOptions>().BindConfiguration(Operations.OperationsOptions.SectionName).ValidateOnStart();

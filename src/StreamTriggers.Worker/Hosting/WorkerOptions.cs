@@ -25,6 +25,13 @@ public sealed class WorkerOptions
     /// <summary>The CloudEvents <c>source</c> of every trigger. Default <c>streamtriggers</c>.</summary>
     public string Source { get; set; } = "streamtriggers";
 
+    /// <summary>
+    /// Key of the pseudonyms that stand for user ids and emails in logs (HMAC-SHA256). Set the same secret on every
+    /// worker to correlate one customer's lines across workers and restarts; empty (default) is a random key per
+    /// process. Triggers carry identities intact; logs never do.
+    /// </summary>
+    public string LogPseudonymKey { get; set; } = string.Empty;
+
     public IEnumerable<string> Validate(string prefix = SectionName)
     {
         if (MaxBatchSize is < 1 or > 100_000)

@@ -34,12 +34,14 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
     private readonly ConcurrentDictionary<int, long> _highWatermarks = new();
     private readonly DecoderLimits _limits;
+    private readonly Operations.LogPseudonyms _pseudonyms;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private TriggerPublisher? _publisher;
 
     public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IOptions<DecoderLimits> limits,
-        IStateStore store, TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime)
+        IStateStore store, TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime, Operations.LogPseudonyms pseudonyms)
     {
+        _pseudonyms = pseudonyms;
         _limits = limits.Value;
         _lifetime = lifetime;
         _kafka = kafka.Value;
@@ -217,7 +219,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         {
             var claim = ClaimWithRetry(tp);
             var processor = new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _limits, _time,
-                _loggers.CreateLogger<PartitionProcessor>(), _stats, _offsetsToStore.Enqueue, OnProcessorFailed);
+                _loggers.CreateLogger<PartitionProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed);
             _processors[tp] = processor;
             processor.Start();
             _stats.PartitionAssigned();

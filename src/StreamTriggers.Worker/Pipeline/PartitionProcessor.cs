@@ -38,6 +38,7 @@ internal sealed partial class PartitionProcessor : IDisposable
     private readonly WorkerStats _stats;
     private readonly Action<TopicPartitionOffset> _storeOffset;
     private readonly Action<Exception> _onFailure;
+    private readonly Operations.LogPseudonyms _pseudonyms;
     private readonly JsonEventDecoder _decoder;
     private readonly SessionEngine _engine;
     private readonly Channel<InputItem> _input;
@@ -52,8 +53,9 @@ internal sealed partial class PartitionProcessor : IDisposable
 
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
-        Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
+        Operations.LogPseudonyms pseudonyms, Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
     {
+        _pseudonyms = pseudonyms;
         _onFailure = onFailure;
         _partition = partition;
         _claim = claim;
@@ -396,6 +398,33 @@ internal sealed partial class PartitionProcessor : IDisposable
         {
             _stats.AddTrigger(t.Type, published - (t.DeadlineMs + _latenessMs));
         }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            LogDecisions(triggers, decisions, deadLetters, published);
+        }
+    }
+
+    // One line per event of interest, at Debug: triggers sent, triggers held back, rejected input. User ids and
+    // emails appear only as keyed pseudonyms; session ids (random tokens, the handle for 'inspect') as they are.
+    private void LogDecisions(List<Trigger> triggers, List<TriggerDecision> decisions, List<DeadLetter> deadLetters, long published)
+    {
+        string partition = _partition.ToString();
+        foreach (var t in triggers)
+        {
+            LogTriggerEmitted(_logger, TriggerTypes.Name(t.Type), t.Id, t.SessionId, _pseudonyms.Of(t.UserId), _pseudonyms.Of(t.Email),
+                Time.UnixTime.Format(t.DeadlineMs), published - (t.DeadlineMs + _latenessMs), partition);
+        }
+
+        foreach (var d in decisions.Where(d => d.Outcome != DecisionOutcome.Emitted))
+        {
+            LogTriggerHeldBack(_logger, TriggerTypes.Name(d.Type), d.TriggerId, TriggerDecision.OutcomeName(d.Outcome), d.Reason ?? "-", d.SessionId, partition);
+        }
+
+        foreach (var letter in deadLetters)
+        {
+            LogRejected(_logger, $"{letter.Source.Topic}/{letter.Source.Partition.Value}/{letter.Source.Offset.Value}", RejectReasons.Name(letter.Rejection.Reason), letter.Rejection.Detail);
+        }
     }
 
     // State-store calls are retried with backoff while the store is unreachable: the partition waits, nothing is lost.
@@ -432,6 +461,15 @@ internal sealed partial class PartitionProcessor : IDisposable
         StackExchange.Redis.RedisServerException server => TransientServerErrors.Any(e => server.Message.StartsWith(e, StringComparison.Ordinal)),
         _ => false,
     };
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Debug, Message = "trigger {Type} {TriggerId} emitted: session {SessionId} user {User} email {Email} deadline {Deadline} lateness {LatenessMs} ms on {Partition}")]
+    private static partial void LogTriggerEmitted(ILogger logger, string type, string triggerId, string sessionId, string user, string email, string deadline, long latenessMs, string partition);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Debug, Message = "trigger {Type} {TriggerId} {Outcome} ({Reason}): session {SessionId} on {Partition}")]
+    private static partial void LogTriggerHeldBack(ILogger logger, string type, string triggerId, string outcome, string reason, string sessionId, string partition);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Debug, Message = "input {Source} rejected ({Reason}): {Detail}")]
+    private static partial void LogRejected(ILogger logger, string source, string reason, string detail);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "partition {Partition} assigned: epoch {Epoch}, resuming at offset {Offset}, {OpenSessions} open sessions loaded")]
     private static partial void LogAssigned(ILogger logger, string partition, long epoch, long offset, int openSessions);

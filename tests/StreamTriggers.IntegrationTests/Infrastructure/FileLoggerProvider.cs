@@ -15,6 +15,15 @@ public sealed class FileLoggerProvider(string path) : ILoggerProvider
     {
     }
 
+    /// <summary>Everything logged so far.</summary>
+    public string ReadAll()
+    {
+        lock (_lock)
+        {
+            return File.Exists(Path) ? File.ReadAllText(Path) : string.Empty;
+        }
+    }
+
     /// <summary>The last <paramref name="lines"/> lines, for failure messages.</summary>
     public string Tail(int lines = 40)
     {
@@ -36,7 +45,8 @@ public sealed class FileLoggerProvider(string path) : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        // The host's configured filters (Logging:LogLevel:*) decide what reaches this logger.
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
