@@ -37,6 +37,12 @@ public sealed class TrafficShape
     /// <summary>Mean event-time gap between two events of a session (REES46 median is tens of seconds).</summary>
     public TimeSpan MeanInterEventGap { get; set; } = TimeSpan.FromSeconds(25);
 
+    /// <summary>
+    /// Longest event-time gap inside a session (draws are capped at it). Kept below the session gap, every session is
+    /// one period and ends in exactly the trigger its intent names. Default: no cap.
+    /// </summary>
+    public TimeSpan MaxInterEventGap { get; set; } = TimeSpan.MaxValue;
+
     /// <summary>Catalogue size; product ids are drawn from it with a skew towards popular products.</summary>
     public int Products { get; set; } = 20_000;
 
@@ -146,7 +152,8 @@ public sealed class ClickstreamGenerator
         return n;
     }
 
-    private long Gap() => 1 + (long)(-Math.Log(1 - _random.NextDouble()) * _shape.MeanInterEventGap.TotalMilliseconds);
+    private long Gap() => Math.Min(1 + (long)(-Math.Log(1 - _random.NextDouble()) * _shape.MeanInterEventGap.TotalMilliseconds),
+        _shape.MaxInterEventGap == TimeSpan.MaxValue ? long.MaxValue : (long)_shape.MaxInterEventGap.TotalMilliseconds);
 
     private ProductInfo Product()
     {

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+using StreamTriggers.Kafka.Mock;
+using StreamTriggers.Kafka.Native;
+using StreamTriggers.Worker.Hosting;
+using StreamTriggers.Worker.Pipeline;
+
+namespace StreamTriggers.Load;
+
+/// <summary>
+/// What a run measures against: the Kafka cluster (embedded or given), Redis (a throwaway redis-server, a given one,
+/// or none) and, unless the worker is external, StreamTriggers workers hosted in this process.
+/// </summary>
+internal sealed class Harness : IAsyncDisposable
+{
+    private readonly List<IHost> _workers = [];
+    private MockCluster? _cluster;
+    private Process? _redisProcess;
+    private string? _redisDir;
+
+    private Harness(LoadOptions options) => Options = options;
+
+    public LoadOptions Options { get; }
+
+    public string Bootstrap { get; private set; } = string.Empty;
+
+    /// <summary>The StackExchange.Redis configuration, or null for in-memory state.</summary>
+    public string? RedisConfiguration { get; private set; }
+
+    public string Describe => $"Kafka {(Options.Embedded ? "embedded (librdkafka mock cluster, in process)" : Bootstrap)}; " +
+        $"Redis {(RedisConfiguration is null ? "none (in-memory state)" : _redisProcess is null ? RedisConfiguration : $"redis-server {RedisConfiguration} (AOF, fsync every second)")}; " +
+        $"worker {(Options.ExternalWorker ? "external" : "in process")}";
+
+    public static async Task<Harness> StartAsync(LoadOptions options)
+    {
+        LibRdKafka.EnsureLoaded();
+        var h = new Harness(options);
+        if (options.Embedded)
+        {
+            h._cluster = new MockCluster(brokers: 1);
+            h.Bootstrap = h._cluster.BootstrapServers;
+        }
+        else
+        {
+            h.Bootstrap = options.Bootstrap;
+        }
+
+        if (!options.ExternalWorker)
+        {
+            h.RedisConfiguration = options.Redis switch
+            {
+                "none" => null,
+                "auto" => await h.StartRedisAsync().ConfigureAwait(false),
+                var config => config,
+            };
+        }
+
+        return h;
+    }
+
+    /// <summary>Creates a topic on the embedded cluster (on a real one, topics must exist: see 'streamtriggers topics').</summary>
+    public void CreateTopic(string name, int partitions) => _cluster?.CreateTopic(name, partitions);
+
+    /// <summary>Starts a worker in this process on the given topics and group; its counters are the returned stats.</summary>
+    public async Task<WorkerStats> StartWorkerAsync(string inputTopic, string triggerTopic, string group)
+    {
+        string dlq = inputTopic + "-dlq";
+        CreateTopic(dlq, 1);
+        CreateTopic(inputTopic + "-audit", 1);
+        var args = new List<string>
+        {
+            $"--StreamTriggers:Kafka:BootstrapServers={Bootstrap}",
+            $"--StreamTriggers:Kafka:GroupId={group}",
+            $"--StreamTriggers:Kafka:InputTopic={inputTopic}",
+            $"--StreamTriggers:Kafka:TriggerTopic={triggerTopic}",
+            $"--StreamTriggers:Kafka:DeadLetterTopic={dlq}",
+            $"--StreamTriggers:Kafka:AuditTopic={inputTopic}-audit",
+            $"--StreamTriggers:Redis:KeyPrefix={group}",
+            $"--StreamTriggers:Rules:Gap={Options.Gap}",
+            $"--StreamTriggers:Rules:AllowedLateness={Options.Lateness}",
+            "--StreamTriggers:Operations:Enabled=false",
+            "--Logging:LogLevel:Default=Warning",
+        };
+        if (RedisConfiguration is not null)
+        {
+            args.Add($"--StreamTriggers:Redis:Configuration={RedisConfiguration}");
+        }
+
+        var host = RunCommand.Build([.. args], out _);
+        RunCommand.ValidateAll(host.Services);
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        _workers.Add(host);
+        return host.Services.GetRequiredService<WorkerStats>();
+    }
+
+    /// <summary>Redis's <c>used_memory</c> in bytes, or null without Redis.</summary>
+    public async Task<long?> RedisUsedMemoryAsync()
+    {
+        if (RedisConfiguration is null)
+        {
+            return null;
+        }
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration).ConfigureAwait(false);
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        var info = await server.InfoAsync("memory").ConfigureAwait(false);
+        var used = info.SelectMany(g => g).First(kv => kv.Key == "used_memory").Value;
+        return long.Parse(used, CultureInfo.InvariantCulture);
+    }
+
+    public async Task StopWorkersAsync()
+    {
+        foreach (var w in _workers)
+        {
+            await w.StopAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            w.Dispose();
+        }
+
+        _workers.Clear();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopWorkersAsync().ConfigureAwait(false);
+        _cluster?.Dispose();
+        if (_redisProcess is { HasExited: false })
+        {
+            _redisProcess.Kill();
+            await _redisProcess.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+
+        _redisProcess?.Dispose();
+        if (_redisDir is not null)
+        {
+            try
+            {
+                Directory.Delete(_redisDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private async Task<string> StartRedisAsync()
+    {
+        string binary = new[] { "/usr/bin", "/usr/local/bin", "/usr/sbin" }.Concat((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':'))
+            .Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists)
+            ?? throw new Worker.Cli.UsageException("redis-server is not installed (apt-get install redis-server); or pass --redis host:port, or --redis none");
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        _redisDir = Directory.CreateTempSubdirectory("st-load-redis-").FullName;
+        var psi = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _redisDir, "--save", "",
+                     "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no", "--protected-mode", "no" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        _redisProcess = Process.Start(psi)!;
+        _redisProcess.OutputDataReceived += (_, _) => { };
+        _redisProcess.ErrorDataReceived += (_, _) => { };
+        _redisProcess.BeginOutputReadLine();
+        _redisProcess.BeginErrorReadLine();
+        string config = $"127.0.0.1:{port}";
+        var until = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            try
+            {
+                await using var probe = await ConnectionMultiplexer.ConnectAsync(config + ",connectTimeout=500").ConfigureAwait(false);
+                await probe.GetDatabase().PingAsync().ConfigureAwait(false);
+                return config;
+            }
+            catch (RedisConnectionException) when (DateTime.UtcNow < until)
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using StreamTriggers.Worker.Cli;
+
+namespace StreamTriggers.Load;
+
+/// <summary>What one load run does. Parsed from the command line; every option has a default that runs here.</summary>
+internal sealed class LoadOptions
+{
+    public const string Usage = """
+        streamtriggers-load [options]
+
+        Streams synthetic clickstream (shaped like the REES46 samples) into the input topic, reads the trigger topic,
+        and reports sustained events/s, consumer lag, trigger lateness (p50/p99/p99.9/max) and expected against
+        received triggers. By default everything runs here: an embedded Kafka-protocol cluster, a throwaway
+        redis-server (AOF, fsync every second) and one worker in this process.
+
+          --rate N                 events/s to send; 0 (default) = as fast as the worker keeps up (lag <= --max-lag)
+          --duration DURATION      how long to send (default 30s)
+          --sessions N             concurrent visitor sessions (default 20000)
+          --browse X --abandon-cart X --abandon-checkout X --buy X --bounce X
+                                   shares of visitor intents (defaults from REES46: .53 .025 .01 .035 .40)
+          --partitions N           input topic partitions of the embedded cluster (default 16)
+          --quiet-partitions N     partitions that get only one new session a second (default 1)
+          --gap DURATION           the worker's session gap (default 5s; in-session gaps stay below it)
+          --lateness DURATION      the worker's allowed lateness (default 1s)
+          --max-lag N              in as-fast-as-possible mode, pause sending while the worker is this far behind
+                                   (default 200000; the embedded cluster keeps only ~5 MB per partition)
+          --bootstrap SERVERS      use this Kafka cluster instead of the embedded one
+          --worker inprocess|external
+                                   run the worker here (default), or measure one already running against
+                                   --bootstrap (its gap and lateness must match --gap and --lateness)
+          --redis auto|none|CONFIG state for the in-process worker: auto (default) starts redis-server from PATH,
+                                   none keeps state in memory, anything else is a StackExchange.Redis configuration
+          --input-topic T --trigger-topic T --group G
+                                   names (defaults: load-clickstream, load-triggers, a fresh group per run)
+          --compare                run raw consumer, naive per-event Redis and StreamTriggers over the same backlog
+          --events N               backlog size for --compare (default 400000)
+          --naive-seconds N        time box for the naive contestant (default 20)
+          --report DIR             where report.json and report.html go (default perf/results/<mode>-<time>)
+          --no-progress            no live status line
+        """;
+
+    public double Rate { get; init; }
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);
+    public int Sessions { get; init; } = 20_000;
+    public double Browse { get; init; } = 0.53;
+    public double AbandonCart { get; init; } = 0.025;
+    public double AbandonCheckout { get; init; } = 0.01;
+    public double Buy { get; init; } = 0.035;
+    public double Bounce { get; init; } = 0.40;
+    public int Partitions { get; init; } = 16;
+    public int QuietPartitions { get; init; } = 1;
+    public TimeSpan Gap { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Lateness { get; init; } = TimeSpan.FromSeconds(1);
+    public long MaxLag { get; init; } = 200_000;
+    public string Bootstrap { get; init; } = string.Empty;
+    public bool ExternalWorker { get; init; }
+    public string Redis { get; init; } = "auto";
+    public string InputTopic { get; init; } = "load-clickstream";
+    public string TriggerTopic { get; init; } = "load-triggers";
+    public string Group { get; init; } = "load-" + Guid.NewGuid().ToString("N")[..8];
+    public bool Compare { get; init; }
+    public int Events { get; init; } = 400_000;
+    public int NaiveSeconds { get; init; } = 20;
+    public string? ReportDirectory { get; init; }
+    public bool Progress { get; init; } = true;
+
+    public bool Embedded => Bootstrap.Length == 0;
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var cl = new CommandLine(args, new HashSet<string> { "compare", "no-progress" });
+        var d = new LoadOptions();
+        string worker = cl.String("worker", "inprocess")!;
+        var o = new LoadOptions
+        {
+            Rate = cl.Int("rate", 0, 0, 10_000_000),
+            Duration = cl.Duration("duration", d.Duration),
+            Sessions = cl.Int("sessions", d.Sessions, 1, 5_000_000),
+            Browse = Share(cl, "browse", d.Browse),
+            AbandonCart = Share(cl, "abandon-cart", d.AbandonCart),
+            AbandonCheckout = Share(cl, "abandon-checkout", d.AbandonCheckout),
+            Buy = Share(cl, "buy", d.Buy),
+            Bounce = Share(cl, "bounce", d.Bounce),
+            Partitions = cl.Int("partitions", d.Partitions, 1, 1024),
+            QuietPartitions = cl.Int("quiet-partitions", d.QuietPartitions, 0, 1023),
+            Gap = cl.Duration("gap", d.Gap),
+            Lateness = cl.Duration("lateness", d.Lateness),
+            MaxLag = cl.Int("max-lag", (int)d.MaxLag, 1000, 100_000_000),
+            Bootstrap = cl.String("bootstrap", string.Empty)!,
+            ExternalWorker = worker switch
+            {
+                "inprocess" => false,
+                "external" => true,
+                _ => throw new UsageException($"--worker is '{worker}'; use inprocess or external"),
+            },
+            Redis = cl.String("redis", d.Redis)!,
+            InputTopic = cl.String("input-topic", d.InputTopic)!,
+            TriggerTopic = cl.String("trigger-topic", d.TriggerTopic)!,
+            Group = cl.String("group", d.Group)!,
+            Compare = cl.Has("compare"),
+            Events = cl.Int("events", d.Events, 1000, 100_000_000),
+            NaiveSeconds = cl.Int("naive-seconds", d.NaiveSeconds, 1, 3600),
+            ReportDirectory = cl.String("report"),
+            Progress = !cl.Has("no-progress"),
+        };
+        cl.EnsureAllUsed();
+        if (o.QuietPartitions >= o.Partitions)
+        {
+            throw new UsageException("--quiet-partitions must leave at least one busy partition");
+        }
+
+        if (o.ExternalWorker && o.Embedded)
+        {
+            throw new UsageException("--worker external needs --bootstrap: an external worker cannot reach the embedded cluster");
+        }
+
+        if (o.Compare && o.ExternalWorker)
+        {
+            throw new UsageException("--compare runs its contestants in this process; it cannot use an external worker");
+        }
+
+        if (o.Gap < TimeSpan.FromSeconds(1))
+        {
+            throw new UsageException("--gap must be at least 1s (sessions keep their in-session gaps below it)");
+        }
+
+        return o;
+    }
+
+    private static double Share(CommandLine cl, string name, double fallback)
+    {
+        string? text = cl.String(name);
+        if (text is null)
+        {
+            return fallback;
+        }
+
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v) && v is >= 0 and <= 1
+            ? v
+            : throw new UsageException($"--{name} is '{text}'; it must be a share from 0 to 1");
+    }
+}

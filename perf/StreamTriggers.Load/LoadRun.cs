@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using StreamTriggers.Triggers;
+using StreamTriggers.Worker.Pipeline;
+
+namespace StreamTriggers.Load;
+
+/// <summary>One second of a run, for the charts.</summary>
+internal sealed record Sample(double Second, long Sent, long Consumed, long Lag, long Triggers, double LatenessP50, double LatenessP99, double LatenessMax);
+
+/// <summary>Everything a load run measured.</summary>
+internal sealed class LoadResult
+{
+    public required string Mode { get; init; }
+    public required string Environment { get; init; }
+    public double SendSeconds { get; set; }
+    public long EventsSent { get; set; }
+    public long EventsConsumed { get; set; }
+    public double MeanEventsPerSecond { get; set; }
+    public double MedianEventsPerSecond { get; set; }
+    public long MaxLag { get; set; }
+    public int ConcurrentSessions { get; set; }
+    public long SessionsStarted { get; set; }
+    public long Expected { get; set; }
+    public long Received { get; set; }
+    public long Missing { get; set; }
+    public long Duplicates { get; set; }
+    public long Unexpected { get; set; }
+    public long SplitSessions { get; set; }
+    public List<string> MissingExamples { get; } = [];
+    public LatencyHistogram Lateness { get; } = new();
+    public LatencyHistogram EndToEnd { get; } = new();
+    public LatencyHistogram QuietLateness { get; } = new();
+    public double? RedisBytesPerIdleSession { get; set; }
+    public List<Sample> Timeline { get; } = [];
+    public List<string> Notes { get; } = [];
+}
+
+/// <summary>
+/// Sends synthetic clickstream at a fixed rate (or as fast as the worker keeps up), reads the triggers, and holds
+/// them to what the tool expects: every abandoned session's trigger, once, on time.
+/// </summary>
+internal static class LoadRun
+{
+    public static async Task<LoadResult> RunAsync(Harness h, LoadOptions o, Action<string> status)
+    {
+        var result = new LoadResult { Mode = o.Rate > 0 ? $"fixed rate {o.Rate:N0}/s" : "as fast as the worker keeps up", Environment = h.Describe };
+        h.CreateTopic(o.InputTopic, o.Partitions);
+        h.CreateTopic(o.TriggerTopic, 4);
+        long? memoryBefore = await h.RedisUsedMemoryAsync().ConfigureAwait(false);
+        WorkerStats? stats = o.ExternalWorker ? null : await h.StartWorkerAsync(o.InputTopic, o.TriggerTopic, o.Group).ConfigureAwait(false);
+        using var external = o.ExternalWorker ? new GroupProgress(h.Bootstrap, o.Group, o.InputTopic) : null;
+        Func<long> consumed = stats is not null ? () => stats.Events : () => external!.Consumed;
+        using var watcher = new TriggerWatcher(h.Bootstrap, o.TriggerTopic);
+        var source = new TrafficSource(o, seed: 42, sessionPrefix: $"L{DateTime.UtcNow:HHmmss}-");
+        result.ConcurrentSessions = source.ConcurrentSessions;
+
+        var expected = new Dictionary<string, Expectation>(StringComparer.Ordinal);
+        var quiet = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        long latenessMs = (long)o.Lateness.TotalMilliseconds;
+        long lastDue = 0;
+        var second = new LatencyHistogram();
+        long triggersThisSecond = 0;
+
+        void Collect()
+        {
+            foreach (var r in watcher.Drain())
+            {
+                if (!seen.Add(r.Id))
+                {
+                    result.Duplicates++;
+                    continue;
+                }
+
+                result.Received++;
+                if (expected.Remove(r.Id, out var e))
+                {
+                    double lateness = r.PublishedMs - (e.DeadlineMs + latenessMs);
+                    result.Lateness.Record(lateness);
+                    second.Record(lateness);
+                    result.EndToEnd.Record(r.ReceivedMs - (e.DeadlineMs + latenessMs));
+                    if (quiet.Remove(r.Id))
+                    {
+                        result.QuietLateness.Record(lateness);
+                    }
+                }
+                else if (!source.Split.Contains(r.SessionId))
+                {
+                    result.Unexpected++;
+                }
+
+                triggersThisSecond++;
+            }
+        }
+
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        {
+            BootstrapServers = h.Bootstrap,
+            Acks = Acks.Leader,
+            LingerMs = 2,
+            BatchSize = 1_000_000,
+            QueueBufferingMaxMessages = 1_000_000,
+        }).SetLogHandler((_, _) => { }).Build();
+
+        var clock = Stopwatch.StartNew();
+        long sent = 0;
+        long lastConsumed = 0;
+        double nextSample = 1;
+        var perSecond = new List<double>();
+        int quietFrom = o.Partitions - o.QuietPartitions;
+        while (clock.Elapsed < o.Duration)
+        {
+            double elapsed = clock.Elapsed.TotalSeconds;
+            long allowed = o.Rate > 0 ? (long)(o.Rate * elapsed) : long.MaxValue;
+            long lag = sent - consumed();
+            if (sent >= allowed || (o.Rate == 0 && lag > o.MaxLag))
+            {
+                Thread.Sleep(1);
+            }
+            else
+            {
+                long n = Math.Min(allowed - sent, 2000);
+                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                for (long i = 0; i < n; i++)
+                {
+                    var (message, partition) = source.Next(now, out var exp);
+                    while (true)
+                    {
+                        try
+                        {
+                            producer.Produce(new TopicPartition(o.InputTopic, partition), message);
+                            break;
+                        }
+                        catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+                        {
+                            producer.Poll(TimeSpan.FromMilliseconds(5));
+                        }
+                    }
+
+                    sent++;
+                    if (exp is { } x)
+                    {
+                        expected[x.Id] = x.What;
+                        result.Expected++;
+                        lastDue = Math.Max(lastDue, x.What.DeadlineMs + latenessMs);
+                        if (partition >= quietFrom)
+                        {
+                            quiet.Add(x.Id);
+                        }
+                    }
+                }
+            }
+
+            if (clock.Elapsed.TotalSeconds >= nextSample)
+            {
+                Collect();
+                long c = consumed();
+                perSecond.Add(c - lastConsumed);
+                var sample = new Sample(nextSample, sent, c, sent - c, triggersThisSecond, second.Percentile(50), second.Percentile(99), second.Count == 0 ? 0 : second.MaxMs);
+                result.Timeline.Add(sample);
+                result.MaxLag = Math.Max(result.MaxLag, sample.Lag);
+                status($"{nextSample,4:0}s  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms");
+                lastConsumed = c;
+                second = new LatencyHistogram();
+                triggersThisSecond = 0;
+                nextSample += 1;
+            }
+        }
+
+        result.SendSeconds = clock.Elapsed.TotalSeconds;
+        result.EventsSent = sent;
+        producer.Flush(TimeSpan.FromSeconds(30));
+
+        // Let the worker finish the backlog and every expected deadline pass, then collect the last triggers.
+        var drainUntil = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < drainUntil && (consumed() < sent || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < lastDue + 3000 || expected.Count > 0))
+        {
+            await Task.Delay(200).ConfigureAwait(false);
+            Collect();
+            if (consumed() >= sent && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() > lastDue + 10_000)
+            {
+                break;
+            }
+
+            status($"drain  consumed {consumed(),11:N0} of {sent:N0}  triggers {result.Received,8:N0}  waiting for {expected.Count:N0}");
+        }
+
+        Collect();
+        result.EventsConsumed = consumed();
+        result.Missing = expected.Count;
+        result.MissingExamples.AddRange(expected.Take(5).Select(kv => $"{TriggerTypes.Name(kv.Value.Type)} {kv.Key} deadline {Time.UnixTime.Format(kv.Value.DeadlineMs)}"));
+        result.SplitSessions = source.Split.Count;
+        result.SessionsStarted = source.Started.Values.Sum();
+        var steady = perSecond.Skip(Math.Min(3, perSecond.Count / 4)).ToList();
+        result.MedianEventsPerSecond = Median(steady);
+        result.MeanEventsPerSecond = perSecond.Count == 0 ? 0 : perSecond.Sum() / (double)perSecond.Count;
+
+        if (memoryBefore is { } before && await h.RedisUsedMemoryAsync().ConfigureAwait(false) is { } after && result.SessionsStarted > 0)
+        {
+            // Every session is idle by now (all deadlines passed); includes the per-partition index and history keys.
+            result.RedisBytesPerIdleSession = (after - before) / (double)result.SessionsStarted;
+        }
+
+        await h.StopWorkersAsync().ConfigureAwait(false);
+        return result;
+    }
+
+    public static double Median(List<double> values)
+    {
+        if (values.Count == 0)
+        {
+            return 0;
+        }
+
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
+
+/// <summary>An external worker's progress: the group's committed offsets against the input topic (sampled each second).</summary>
+internal sealed class GroupProgress : IDisposable
+{
+    private readonly IAdminClient _admin;
+    private readonly string _group;
+    private readonly string _topic;
+    private readonly Timer _timer;
+    private readonly long _baseline;
+    private long _committed;
+
+    /// <remarks>The worker should be caught up when the run starts: progress counts from the group's position then.</remarks>
+    public GroupProgress(string bootstrap, string group, string topic)
+    {
+        _group = group;
+        _topic = topic;
+        _admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
+        Sample();
+        _baseline = Interlocked.Read(ref _committed);
+        _timer = new Timer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Events the group has committed past since the run started, summed over partitions.</summary>
+    public long Consumed => Interlocked.Read(ref _committed) - _baseline;
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _admin.Dispose();
+    }
+
+    private void Sample()
+    {
+        try
+        {
+            var meta = _admin.GetMetadata(_topic, TimeSpan.FromSeconds(5));
+            var partitions = meta.Topics[0].Partitions.Select(p => new TopicPartition(_topic, p.PartitionId)).ToList();
+            var offsets = _admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(_group, partitions)]).GetAwaiter().GetResult();
+            long sum = offsets.SelectMany(g => g.Partitions).Where(p => p.Offset.Value > 0).Sum(p => p.Offset.Value);
+            Interlocked.Exchange(ref _committed, sum);
+        }
+        catch (KafkaException)
+        {
+        }
+    }
+}

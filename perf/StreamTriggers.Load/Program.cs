@@ -1,0 +1,67 @@
+using System.Globalization;
+using StreamTriggers.Load;
+using StreamTriggers.Worker.Cli;
+
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(LoadOptions.Usage);
+    return 0;
+}
+
+LoadOptions o;
+try
+{
+    o = LoadOptions.Parse(args);
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"streamtriggers-load: {ex.Message}");
+    return 2;
+}
+
+bool live = o.Progress && !Console.IsErrorRedirected;
+void Status(string line)
+{
+    if (live)
+    {
+        Console.Error.Write($"\r{line,-140}\r");
+    }
+}
+
+await using var harness = await Harness.StartAsync(o);
+Console.WriteLine($"streamtriggers-load: {harness.Describe}");
+CompareResult? compare = null;
+if (o.Compare)
+{
+    compare = await CompareRun.RunAsync(harness, o, Status);
+    Status(string.Empty);
+    Console.WriteLine(compare.Lines());
+    if (compare.RedisBytesPerIdleSession is { } bytes)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory per idle session            {bytes,12:N0} bytes   (target <= 300)"));
+    }
+}
+
+var result = await LoadRun.RunAsync(harness, o, Status);
+Status(string.Empty);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+    {result.Mode}: sent {result.EventsSent:N0} events in {result.SendSeconds:0.0} s; worker consumed {result.EventsConsumed:N0}
+    throughput        median {result.MedianEventsPerSecond:N0} events/s per second sampled, mean {result.MeanEventsPerSecond:N0}; max lag {result.MaxLag:N0}
+    triggers          expected {result.Expected:N0}, received {result.Received:N0}, missing {result.Missing:N0}, duplicate ids {result.Duplicates:N0}, unexpected {result.Unexpected:N0} (split sessions {result.SplitSessions:N0})
+    lateness          p50 {result.Lateness.Percentile(50):N1} ms  p99 {result.Lateness.Percentile(99):N1} ms  p99.9 {result.Lateness.Percentile(99.9):N1} ms  max {(result.Lateness.Count == 0 ? 0 : result.Lateness.MaxMs):N1} ms  ({result.Lateness.Count:N0} triggers, publish time - (deadline + lateness))
+    quiet partitions  p99 {result.QuietLateness.Percentile(99):N1} ms  max {(result.QuietLateness.Count == 0 ? 0 : result.QuietLateness.MaxMs):N1} ms  ({result.QuietLateness.Count:N0} triggers)
+    """));
+if (result.RedisBytesPerIdleSession is { } perSession)
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory      {perSession:N0} bytes per idle session ({result.SessionsStarted:N0} sessions)"));
+}
+
+foreach (var example in result.MissingExamples)
+{
+    Console.WriteLine($"  missing: {example}");
+}
+
+string dir = o.ReportDirectory ?? Path.Combine("perf", "results", $"{(o.Compare ? "compare" : o.Rate > 0 ? "rate" : "max")}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+Report.Write(dir, result, o, compare);
+Console.WriteLine($"report: {Path.Combine(dir, "report.json")}, {Path.Combine(dir, "report.html")}");
+return result.Missing == 0 && result.Duplicates == 0 ? 0 : 1;

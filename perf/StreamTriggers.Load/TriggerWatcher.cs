@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Confluent.Kafka;
+
+namespace StreamTriggers.Load;
+
+/// <summary>A trigger as the tool received it: its id, deadline, when the worker published it and when it arrived here.</summary>
+internal readonly record struct Received(string Id, string SessionId, long DeadlineMs, long PublishedMs, long ReceivedMs);
+
+/// <summary>Reads the trigger topic from its start on its own thread, as a downstream sender would.</summary>
+internal sealed class TriggerWatcher : IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Thread _thread;
+    private readonly ConcurrentQueue<Received> _queue = new();
+    private readonly string _bootstrap;
+    private readonly string _topic;
+    private Exception? _failure;
+
+    public TriggerWatcher(string bootstrap, string topic)
+    {
+        _bootstrap = bootstrap;
+        _topic = topic;
+        _thread = new Thread(Run) { IsBackground = true, Name = "trigger-watcher" };
+        _thread.Start();
+    }
+
+    /// <summary>Everything received since the last call.</summary>
+    public List<Received> Drain()
+    {
+        if (_failure is not null)
+        {
+            throw new InvalidOperationException("the trigger topic reader failed", _failure);
+        }
+
+        var list = new List<Received>(_queue.Count);
+        while (_queue.TryDequeue(out var r))
+        {
+            list.Add(r);
+        }
+
+        return list;
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(15));
+        _stop.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = _bootstrap,
+                GroupId = "load-watch-" + Guid.NewGuid().ToString("N"),
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnableAutoCommit = false,
+                FetchWaitMaxMs = 5,
+            }).SetLogHandler((_, _) => { }).Build();
+            consumer.Subscribe(_topic);
+            while (!_stop.IsCancellationRequested)
+            {
+                var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (r?.Message?.Value is null)
+                {
+                    continue;
+                }
+
+                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                using var doc = JsonDocument.Parse(r.Message.Value);
+                var root = doc.RootElement;
+                var data = root.GetProperty("data");
+                long deadline = DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+                _queue.Enqueue(new Received(root.GetProperty("id").GetString()!, data.GetProperty("session_id").GetString()!, deadline,
+                    r.Message.Timestamp.UnixTimestampMs, now));
+            }
+
+            consumer.Close();
+        }
+        catch (Exception ex)
+        {
+            _failure = ex;
+        }
+    }
+}
