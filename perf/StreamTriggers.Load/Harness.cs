@@ -106,7 +106,9 @@ internal sealed class Harness : IAsyncDisposable
             return null;
         }
 
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(RedisConfiguration).ConfigureAwait(false);
+        var config = ConfigurationOptions.Parse(RedisConfiguration);
+        config.AllowAdmin = true;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
         var server = redis.GetServer(redis.GetEndPoints()[0]);
         var info = await server.InfoAsync("memory").ConfigureAwait(false);
         var used = info.SelectMany(g => g).First(kv => kv.Key == "used_memory").Value;

@@ -14,13 +14,9 @@ public sealed class RedisOptions
     /// <summary>Prefix of every key, so several deployments can share one Redis. Default <c>st</c>.</summary>
     public string KeyPrefix { get; set; } = "st";
 
-    /// <summary>Trigger decisions (sent or suppressed, with the reason) kept per session for <c>inspect</c>. Default 20; 0 keeps none.</summary>
-    public int HistoryLength { get; set; } = 20;
-
     public IEnumerable<string> Validate(string prefix = SectionName)
     {
-        if (HistoryLength is < 0 or > 1000)
-            yield return $"{prefix}:HistoryLength is {HistoryLength}; it must be from 0 to 1000.";
+
         if (string.IsNullOrWhiteSpace(KeyPrefix) || KeyPrefix.IndexOfAny(['{', '}', ' ']) >= 0 || KeyPrefix.Length > 32)
             yield return $"{prefix}:KeyPrefix is '{KeyPrefix}'; it must be 1 to 32 characters without braces or spaces.";
         if (!string.IsNullOrWhiteSpace(Configuration))

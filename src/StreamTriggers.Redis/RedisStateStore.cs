@@ -9,11 +9,11 @@ namespace StreamTriggers.Redis;
 /// Lua script, atomic and fenced by the partition's epoch, in one round trip. Partitions spread over the cluster.
 /// </summary>
 /// <remarks>
-/// Keys per partition: <c>epoch</c> (claim counter), <c>pos</c> (next input offset), <c>timers</c> (sorted set:
-/// session id scored by its open deadline, the durable timer index) and <c>s:&lt;session id&gt;</c> (encoded state
-/// with a TTL of the retention, refreshed on every write); for operators, <c>h:&lt;session id&gt;</c> (the session's
-/// newest trigger decisions, a capped list) and <c>u:&lt;user id or email&gt;</c> (set of the partition's sessions
-/// that carried it), both expiring after the retention.
+/// Keys per partition: <c>epoch</c> (claim counter), <c>pos</c> (next input offset), <c>timers</c> (sorted set of the
+/// sessions with an open period, scored by the deadline they opened with: the durable timer index, read on claim) and <c>s:&lt;session id&gt;</c> (encoded state
+/// with a TTL of the retention, refreshed on every write: it includes the session's latest trigger decisions); for
+/// operators, <c>u:&lt;user id or email&gt;</c> (set of the partition's sessions linked to it, written when the link
+/// appears, expiring after the retention).
 /// </remarks>
 public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDisposable
 {
@@ -25,54 +25,47 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         return {epoch, pos or '', timers}
         """;
 
-    // Commit: refuse unless the caller still holds the epoch; then sessions, deadlines and position together.
-    // KEYS: epoch, pos, timers, then per session: state, decision history, user id index, email index.
-    // ARGV: epoch, next position ('' keeps it), ttl ms, history length, then per session: state ('' deletes),
-    // member, deadline ('' removes), has user id, has email ('' no), decisions (JSON lines joined by newlines,
-    // oldest first; '' none).
+    // Commit: refuse unless the caller still holds the epoch; then sessions, timer index and position together.
+    // KEYS: epoch, pos, timers, then per session: state, user id index, email index.
+    // ARGV: epoch, next position ('' keeps it), ttl ms, then per session: state ('' deletes), member,
+    // timer ('=' unchanged, '' removes, else the deadline to add), new user id link, new email link ('' none).
     private const string CommitScript = """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         local ttl = ARGV[3]
-        local keep = tonumber(ARGV[4])
-        for j = 0, (#KEYS - 3) / 4 - 1 do
-          local k = 4 + j * 4
-          local a = 5 + j * 6
+        for j = 0, (#KEYS - 3) / 3 - 1 do
+          local k = 4 + j * 3
+          local a = 4 + j * 5
           local member = ARGV[a + 1]
           if ARGV[a] == '' then redis.call('DEL', KEYS[k]) else redis.call('SET', KEYS[k], ARGV[a], 'PX', ttl) end
-          if ARGV[a + 2] == '' then redis.call('ZREM', KEYS[3], member) else redis.call('ZADD', KEYS[3], ARGV[a + 2], member) end
+          local timer = ARGV[a + 2]
+          if timer == '' then redis.call('ZREM', KEYS[3], member) elseif timer ~= '=' then redis.call('ZADD', KEYS[3], timer, member) end
           for c = 3, 4 do
             if ARGV[a + c] ~= '' then
-              redis.call('SADD', KEYS[k + c - 1], member)
-              redis.call('PEXPIRE', KEYS[k + c - 1], ttl)
+              redis.call('SADD', KEYS[k + c - 2], member)
+              redis.call('PEXPIRE', KEYS[k + c - 2], ttl)
             end
-          end
-          if ARGV[a + 5] ~= '' and keep > 0 then
-            for entry in string.gmatch(ARGV[a + 5], '[^\n]+') do redis.call('LPUSH', KEYS[k + 1], entry) end
-            redis.call('LTRIM', KEYS[k + 1], 0, keep - 1)
-            redis.call('PEXPIRE', KEYS[k + 1], ttl)
           end
         end
         if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
         return 1
         """;
 
+    private static readonly RedisValue TimerUnchanged = "=";
+
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
     private readonly string _group;
     private readonly long _ttlMs;
     private readonly bool _ownsConnection;
-    private readonly int _historyLength;
 
     /// <param name="redis">The connection.</param>
     /// <param name="keyPrefix">Prefix of every key.</param>
     /// <param name="group">The consumer group: two applications reading one topic keep separate state.</param>
     /// <param name="retention">How long a session outlives its last write.</param>
     /// <param name="ownsConnection">Close <paramref name="redis"/> when the store is disposed.</param>
-    /// <param name="historyLength">Trigger decisions kept per session for <c>inspect</c> (0: none).</param>
-    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false, int historyLength = 20)
+    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false)
     {
         _ownsConnection = ownsConnection;
-        _historyLength = historyLength;
         _redis = redis;
         _prefix = keyPrefix;
         _group = group;
@@ -138,30 +131,27 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
     {
         string tag = Tag(claim.Partition);
-        var keys = new RedisKey[3 + (4 * sessions.Count)];
-        var args = new RedisValue[4 + (6 * sessions.Count)];
+        var keys = new RedisKey[3 + (3 * sessions.Count)];
+        var args = new RedisValue[3 + (5 * sessions.Count)];
         keys[0] = $"{tag}:epoch";
         keys[1] = $"{tag}:pos";
         keys[2] = $"{tag}:timers";
         args[0] = claim.Epoch;
         args[1] = nextOffset is { } o ? o : RedisValue.EmptyString;
         args[2] = _ttlMs;
-        args[3] = _historyLength;
         for (int i = 0; i < sessions.Count; i++)
         {
             var w = sessions[i];
-            int k = 3 + (4 * i);
-            int a = 4 + (6 * i);
+            int k = 3 + (3 * i);
+            int a = 3 + (5 * i);
             keys[k] = $"{tag}:s:{w.SessionId}";
-            keys[k + 1] = $"{tag}:h:{w.SessionId}";
-            keys[k + 2] = $"{tag}:u:{w.UserId}";
-            keys[k + 3] = $"{tag}:u:{w.Email}";
+            keys[k + 1] = $"{tag}:u:{w.UserId}";
+            keys[k + 2] = $"{tag}:u:{w.Email}";
             args[a] = w.State is null ? RedisValue.EmptyString : (RedisValue)w.State;
             args[a + 1] = w.SessionId;
-            args[a + 2] = w.DeadlineMs is { } d ? d : RedisValue.EmptyString;
+            args[a + 2] = !w.TimerChanged ? TimerUnchanged : w.DeadlineMs is { } d ? d : RedisValue.EmptyString;
             args[a + 3] = w.UserId is null ? RedisValue.EmptyString : "1";
             args[a + 4] = w.Email is null ? RedisValue.EmptyString : "1";
-            args[a + 5] = w.Decisions is { Count: > 0 } decisions ? string.Join('\n', decisions) : RedisValue.EmptyString;
         }
 
         var result = await _redis.GetDatabase().ScriptEvaluateAsync(CommitScript, keys, args).ConfigureAwait(false);
@@ -203,19 +193,17 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         var state = db.StringGetAsync($"{tag}:s:{sessionId}");
         var ttl = db.KeyTimeToLiveAsync($"{tag}:s:{sessionId}");
         var deadline = db.SortedSetScoreAsync($"{tag}:timers", sessionId);
-        var history = db.ListRangeAsync($"{tag}:h:{sessionId}");
-        await Task.WhenAll(state, ttl, deadline, history).ConfigureAwait(false);
-        var h = (await history.ConfigureAwait(false)).Select(v => (string)v!).ToArray();
+        await Task.WhenAll(state, ttl, deadline).ConfigureAwait(false);
         var s = await state.ConfigureAwait(false);
         var d = await deadline.ConfigureAwait(false);
-        if (s.IsNull && d is null && h.Length == 0)
+        if (s.IsNull && d is null)
         {
             return null;
         }
 
         var expires = await ttl.ConfigureAwait(false);
         return new StoredSession(partition, sessionId, s.IsNull ? null : (byte[])s!, d is { } score ? (long)score : null,
-            expires is { } e ? (long)e.TotalMilliseconds : null, h);
+            expires is { } e ? (long)e.TotalMilliseconds : null);
     }
 
     public async Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken)

@@ -42,34 +42,33 @@ public sealed class RedisStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DecisionHistory_IsAppendedNewestFirst_CappedAndExpiring_AndCustomersFindTheirSessions()
+    public async Task TimerIndex_ChangesOnlyWhenAsked_AndCustomerLinksAreIndexedAndExpire()
     {
-        var store = new RedisStateStore(_redis, "h" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromHours(1), historyLength: 3);
+        var store = new RedisStateStore(_redis, "h" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromHours(1));
         var claim = await store.ClaimAsync(P, default);
 
-        Assert.True(await store.CommitAsync(claim, [new("s-1", [1], null, "u-1", "a@x.io", ["d1", "d2"]), new("s-2", [2], 99, "u-1")], 1, default));
-        Assert.True(await store.CommitAsync(claim, [new("s-1", [3], null, Decisions: ["d3", "d4"])], 2, default));
-        // A stale claim adds no history either.
+        Assert.True(await store.CommitAsync(claim, [new("s-1", [1], 50, UserId: "u-1", Email: "a@x.io"), new("s-2", [2], 99, UserId: "u-1")], 1, default));
+        // A later write that leaves the timer alone keeps s-1's entry (scored 50), and one that removes s-2's drops it.
+        Assert.True(await store.CommitAsync(claim, [new("s-1", [3], 77, TimerChanged: false), new("s-2", [4], null)], 2, default));
+        // A stale claim changes nothing.
         await store.ClaimAsync(P, default);
-        Assert.False(await store.CommitAsync(claim, [new("s-1", [4], null, Decisions: ["zombie"])], 3, default));
+        Assert.False(await store.CommitAsync(claim, [new("s-1", [9], null, UserId: "u-zombie")], 3, default));
 
         var s1 = await store.ReadSessionAsync(P.Partition, "s-1", default);
         Assert.NotNull(s1);
-        Assert.Equal(["d4", "d3", "d2"], s1.Decisions);
         Assert.Equal([3], s1.State);
-        Assert.Null(s1.PendingDeadlineMs);
+        Assert.Equal(50, s1.PendingDeadlineMs);
         Assert.InRange(s1.ExpiresInMs!.Value, 3_000_000, 3_600_000);
         var s2 = await store.ReadSessionAsync(P.Partition, "s-2", default);
-        Assert.Equal((99L, 0), (s2!.PendingDeadlineMs, s2.Decisions.Count));
+        Assert.Equal([4], s2!.State);
+        Assert.Null(s2.PendingDeadlineMs);
         Assert.Null(await store.ReadSessionAsync(P.Partition, "nobody", default));
 
         Assert.Equal(["s-1", "s-2"], await store.CustomerSessionsAsync(P.Partition, "u-1", default));
         Assert.Equal(["s-1"], await store.CustomerSessionsAsync(P.Partition, "a@x.io", default));
-        Assert.Empty(await store.CustomerSessionsAsync(P.Partition, "u-2", default));
+        Assert.Empty(await store.CustomerSessionsAsync(P.Partition, "u-zombie", default));
         Assert.Equal([P.Partition], await store.PartitionsAsync(default));
-        var db = _redis.GetDatabase();
-        Assert.InRange((await db.KeyTimeToLiveAsync($"{store.Tag(P)}:h:s-1"))!.Value.TotalMinutes, 59, 60);
-        Assert.InRange((await db.KeyTimeToLiveAsync($"{store.Tag(P)}:u:u-1"))!.Value.TotalMinutes, 59, 60);
+        Assert.InRange((await _redis.GetDatabase().KeyTimeToLiveAsync($"{store.Tag(P)}:u:u-1"))!.Value.TotalMinutes, 59, 60);
     }
 
     [Fact]

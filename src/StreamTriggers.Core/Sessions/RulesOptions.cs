@@ -43,6 +43,12 @@ public sealed class RulesOptions
     /// <summary>Most distinct lines a cart keeps; adds of further products are counted and not kept. Default 100.</summary>
     public int MaxCartLines { get; set; } = 100;
 
+    /// <summary>
+    /// Trigger decisions (sent, or held back and why) a session keeps in its state for <c>inspect</c>, newest first.
+    /// About 8 bytes each. Default 5; 0 keeps none.
+    /// </summary>
+    public int DecisionHistory { get; set; } = 5;
+
     internal long GapMs => (long)Gap.TotalMilliseconds;
     internal long CooldownMs => (long)Cooldown.TotalMilliseconds;
     internal long LatenessMs => (long)AllowedLateness.TotalMilliseconds;
@@ -68,6 +74,8 @@ public sealed class RulesOptions
             yield return $"{prefix}:MaxEventIdsAfterClose is {MaxEventIdsAfterClose}; it must be between 1 and MaxEventIdsPerSession ({MaxEventIdsPerSession}).";
         if (MaxViewedProducts is < 1 or > 1000)
             yield return $"{prefix}:MaxViewedProducts is {MaxViewedProducts}; it must be between 1 and 1000.";
+        if (DecisionHistory is < 0 or > 100)
+            yield return $"{prefix}:DecisionHistory is {DecisionHistory}; it must be between 0 and 100.";
         if (MaxCartLines is < 1 or > 10_000)
             yield return $"{prefix}:MaxCartLines is {MaxCartLines}; it must be between 1 and 10000.";
     }

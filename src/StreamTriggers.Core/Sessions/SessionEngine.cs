@@ -81,6 +81,7 @@ public sealed class SessionEngine
         }
 
         _sessions[s.SessionId] = s;
+        s.InTimerIndex = s.HasOpenPeriod;
         _timers.Schedule(s.Timer, s.HasOpenPeriod ? s.PendingDeadlineMs : s.LastActivityMs + _rules.RetentionMs,
             s.HasOpenPeriod ? TimerKind.SessionDeadline : TimerKind.SessionExpiry);
         return true;
@@ -233,14 +234,12 @@ public sealed class SessionEngine
                 Counters.Fired[(int)t]++;
                 var trigger = CreateTrigger(s, t, deadline);
                 output.Add(trigger);
-                _decisions?.Add(new TriggerDecision(trigger.Id, t, s.SessionId, deadline, trigger.DetectedAtMs, DecisionOutcome.Emitted));
+                Decide(s, new DecisionRecord(t, DecisionOutcome.Emitted, DecisionReason.None, deadline, trigger.DetectedAtMs, SessionState.None));
             }
             else
             {
                 Counters.SuppressedByCooldown[(int)t]++;
-                _decisions?.Add(new TriggerDecision(TriggerId.Create(t, s.SessionId, deadline), t, s.SessionId, deadline,
-                    Math.Max(_now, deadline), DecisionOutcome.Suppressed, "cooldown",
-                    $"{TriggerTypes.Name(t)} last fired for this session at {Time.UnixTime.Format(last)}; cooldown {Time.Duration.Format(_rules.Cooldown)}"));
+                Decide(s, new DecisionRecord(t, DecisionOutcome.Suppressed, DecisionReason.Cooldown, deadline, Math.Max(_now, deadline), last));
             }
         }
 
@@ -249,6 +248,12 @@ public sealed class SessionEngine
         s.ResetPeriod();
         s.TrimEventIds(_rules.MaxEventIdsAfterClose);
         _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
+    }
+
+    private void Decide(SessionState s, DecisionRecord decision)
+    {
+        s.AddDecision(decision, _rules.DecisionHistory);
+        _decisions?.Add(decision.ToDecision(s.SessionId));
     }
 
     private void MarkDirty(SessionState s)
@@ -304,14 +309,9 @@ public sealed class SessionEngine
 
     private void ApplyEffect(SessionState s, TrackerEvent ev)
     {
-        if (ev.UserId is not null)
+        if (ev.UserId is not null || ev.Email is not null)
         {
-            s.UserId = ev.UserId;
-        }
-
-        if (ev.Email is not null)
-        {
-            s.Email = ev.Email;
+            s.SetIdentity(ev.UserId, ev.Email);
         }
 
         switch (ev.Type)

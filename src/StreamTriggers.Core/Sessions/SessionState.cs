@@ -66,6 +66,59 @@ public sealed class SessionState
     /// <summary>Changed since the engine last handed it out for persisting.</summary>
     internal bool IsDirty { get; set; }
 
+    /// <summary>
+    /// Whether the state store's durable timer index lists this session (it does while a period is open, as of the
+    /// last commit). The worker adds or removes it only when <see cref="HasOpenPeriod"/> no longer matches, not on
+    /// every event: the exact deadline is in the state itself.
+    /// </summary>
+    public bool InTimerIndex { get; set; }
+
+    private bool _identityChanged;
+    private List<DecisionRecord>? _decisions;
+
+    /// <summary>The newest trigger decisions for this session, newest first (at most <see cref="RulesOptions.DecisionHistory"/>).</summary>
+    public IReadOnlyList<DecisionRecord> Decisions => (IReadOnlyList<DecisionRecord>?)_decisions ?? [];
+
+    internal void AddDecision(DecisionRecord decision, int keep)
+    {
+        if (keep == 0)
+        {
+            return;
+        }
+
+        _decisions ??= new List<DecisionRecord>(2);
+        _decisions.Insert(0, decision);
+        if (_decisions.Count > keep)
+        {
+            _decisions.RemoveRange(keep, _decisions.Count - keep);
+        }
+    }
+
+    internal void RestoreDecision(DecisionRecord decision) => (_decisions ??= new List<DecisionRecord>(2)).Add(decision);
+
+    internal void SetIdentity(string? userId, string? email)
+    {
+        if (userId is not null && !string.Equals(userId, UserId, StringComparison.Ordinal))
+        {
+            UserId = userId;
+            _identityChanged = true;
+        }
+
+        if (email is not null && !string.Equals(email, Email, StringComparison.Ordinal))
+        {
+            Email = email;
+            _identityChanged = true;
+        }
+    }
+
+    /// <summary>True once after the user id or email changed (a new link to a customer to index); then false until the next change.</summary>
+    public bool ConsumeIdentityChange()
+    {
+        bool changed = _identityChanged;
+        _identityChanged = false;
+        return changed;
+    }
+
     /// <summary>The deadline at which <paramref name="type"/> last fired for this session, or <see cref="None"/>.</summary>
     public long LastFired(TriggerType type) => type switch
     {

@@ -14,12 +14,12 @@ public readonly record struct PartitionId(string Topic, int Partition)
 public sealed record PartitionClaim(PartitionId Partition, long Epoch, long? NextOffset, IReadOnlyList<(string SessionId, long DeadlineMs)> Deadlines);
 
 /// <summary>
-/// One session's new state in a commit: the encoded state (null deletes it), its open deadline if any, the user id and
-/// email it is linked to (indexed, so <c>inspect --customer</c> finds the session by either) and the trigger
-/// decisions made for it in this batch (<see cref="Triggers.TriggerDecision.ToJson"/>, oldest first), appended to its
-/// bounded decision history.
+/// One session's new state in a commit: the encoded state (null deletes it); when <paramref name="TimerChanged"/>,
+/// its entry in the durable timer index (added with its deadline, or removed when <paramref name="DeadlineMs"/> is
+/// null; the worker changes it only when a period opens or closes); and a user id or email newly linked to it
+/// (indexed, so <c>inspect --customer</c> finds the session by either).
 /// </summary>
-public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, string? UserId = null, string? Email = null, IReadOnlyList<string>? Decisions = null);
+public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, bool TimerChanged = true, string? UserId = null, string? Email = null);
 
 /// <summary>A session as stored, with what <c>inspect</c> shows beside it.</summary>
 /// <param name="Partition">The input partition whose state holds it.</param>
@@ -27,8 +27,7 @@ public readonly record struct SessionWrite(string SessionId, byte[]? State, long
 /// <param name="State">Encoded state (<see cref="SessionCodec"/>), or null when it expired or was never written.</param>
 /// <param name="PendingDeadlineMs">Its entry in the partition's durable timer index, or null.</param>
 /// <param name="ExpiresInMs">Time until the stored state expires, or null when the store does not expire it.</param>
-/// <param name="Decisions">Its trigger decision history, newest first (JSON, one per entry).</param>
-public sealed record StoredSession(int Partition, string SessionId, byte[]? State, long? PendingDeadlineMs, long? ExpiresInMs, IReadOnlyList<string> Decisions);
+public sealed record StoredSession(int Partition, string SessionId, byte[]? State, long? PendingDeadlineMs, long? ExpiresInMs);
 
 /// <summary>Read-only lookups across every partition of one consumer group, for operators (<c>streamtriggers inspect</c>).</summary>
 public interface IStateInspector

@@ -4,7 +4,7 @@ namespace StreamTriggers.State;
 /// The state store of the embedded mode and of unit tests: the same contract as the Redis store (fencing epochs,
 /// atomic commits), held in process memory. Nothing survives the process.
 /// </summary>
-public sealed class InMemoryStateStore(int historyLength = 20) : IStateStore, IStateInspector
+public sealed class InMemoryStateStore : IStateStore, IStateInspector
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PartitionId, Partition> _partitions = [];
@@ -43,20 +43,13 @@ public sealed class InMemoryStateStore(int historyLength = 20) : IStateStore, IS
             {
                 if (w.State is null) p.Sessions.Remove(w.SessionId);
                 else p.Sessions[w.SessionId] = w.State;
-                if (w.DeadlineMs is { } d) p.Deadlines[w.SessionId] = d;
-                else p.Deadlines.Remove(w.SessionId);
+                if (w.TimerChanged && w.DeadlineMs is { } d) p.Deadlines[w.SessionId] = d;
+                else if (w.TimerChanged) p.Deadlines.Remove(w.SessionId);
                 foreach (var c in new[] { w.UserId, w.Email })
                 {
                     if (c is null) continue;
                     if (!p.Customers.TryGetValue(c, out var linked)) p.Customers[c] = linked = new HashSet<string>(StringComparer.Ordinal);
                     linked.Add(w.SessionId);
-                }
-
-                if (w.Decisions is { Count: > 0 } decisions && historyLength > 0)
-                {
-                    if (!p.History.TryGetValue(w.SessionId, out var history)) p.History[w.SessionId] = history = [];
-                    foreach (var entry in decisions) history.Insert(0, entry);
-                    if (history.Count > historyLength) history.RemoveRange(historyLength, history.Count - historyLength);
                 }
             }
 
@@ -92,10 +85,9 @@ public sealed class InMemoryStateStore(int historyLength = 20) : IStateStore, IS
 
                 var state = p.Sessions.GetValueOrDefault(sessionId);
                 long? deadline = p.Deadlines.TryGetValue(sessionId, out long d) ? d : null;
-                var history = p.History.GetValueOrDefault(sessionId);
-                if (state is not null || deadline is not null || history is not null)
+                if (state is not null || deadline is not null)
                 {
-                    return Task.FromResult<StoredSession?>(new StoredSession(partition, sessionId, state, deadline, null, [.. history ?? []]));
+                    return Task.FromResult<StoredSession?>(new StoredSession(partition, sessionId, state, deadline, null));
                 }
             }
 
@@ -129,6 +121,5 @@ public sealed class InMemoryStateStore(int historyLength = 20) : IStateStore, IS
         public readonly Dictionary<string, byte[]> Sessions = new(StringComparer.Ordinal);
         public readonly Dictionary<string, long> Deadlines = new(StringComparer.Ordinal);
         public readonly Dictionary<string, HashSet<string>> Customers = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, List<string>> History = new(StringComparer.Ordinal);
     }
 }

@@ -14,7 +14,8 @@ namespace StreamTriggers.State;
 /// </summary>
 public static class SessionCodec
 {
-    private const byte Version = 1;
+    // 2 added the decision history; version 1 state (no history) is still read.
+    private const byte Version = 2;
 
     [Flags]
     private enum Parts : ushort
@@ -32,6 +33,7 @@ public static class SessionCodec
         SeenIds = 512,
         Viewed = 1024,
         Cart = 2048,
+        Decisions = 4096,
     }
 
     public static byte[] Encode(SessionState s)
@@ -57,6 +59,7 @@ public static class SessionCodec
         if (s.SeenIdCount > 0) parts |= Parts.SeenIds;
         if (s.Viewed.Count > 0) parts |= Parts.Viewed;
         if (s.Cart.Count > 0) parts |= Parts.Cart;
+        if (s.Decisions.Count > 0) parts |= Parts.Decisions;
 
         w.Byte(Version);
         w.UVarint((ushort)parts);
@@ -91,6 +94,21 @@ public static class SessionCodec
             w.UVarint((uint)s.Cart.Count);
             foreach (var p in s.Cart) w.Product(p);
         }
+
+        if (parts.HasFlag(Parts.Decisions))
+        {
+            // Per decision: type, outcome, reason, then times as deltas (about 8 bytes in all).
+            w.UVarint((uint)s.Decisions.Count);
+            foreach (var d in s.Decisions)
+            {
+                w.Byte((byte)d.Type);
+                w.Byte((byte)d.Outcome);
+                w.Byte((byte)d.Reason);
+                w.Varint(last - d.DeadlineMs);
+                w.Varint(d.DecidedAtMs - d.DeadlineMs);
+                w.Varint(d.RelatedMs == SessionState.None ? 0 : d.DeadlineMs - d.RelatedMs);
+            }
+        }
     }
 
     /// <summary>Decodes what <see cref="Encode(SessionState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
@@ -98,7 +116,7 @@ public static class SessionCodec
     {
         var r = new Reader(data);
         byte version = r.Byte();
-        if (version != Version)
+        if (version is not (1 or Version))
         {
             throw new FormatException($"session state format version {version} is not supported (this worker reads {Version})");
         }
@@ -138,6 +156,21 @@ public static class SessionCodec
         {
             int n = (int)r.UVarint();
             for (int i = 0; i < n; i++) s.CartList.Add(r.Product());
+        }
+
+        if (parts.HasFlag(Parts.Decisions))
+        {
+            int n = (int)r.UVarint();
+            for (int i = 0; i < n; i++)
+            {
+                var type = (TriggerType)r.Byte();
+                var outcome = (DecisionOutcome)r.Byte();
+                var reason = (DecisionReason)r.Byte();
+                long deadline = last - r.Varint();
+                long decided = deadline + r.Varint();
+                long related = r.Varint();
+                s.RestoreDecision(new DecisionRecord(type, outcome, reason, deadline, decided, related == 0 ? SessionState.None : deadline - related));
+            }
         }
 
         if (!r.AtEnd)

@@ -12,6 +12,33 @@ public enum DecisionOutcome : byte
     Deferred,
 }
 
+/// <summary>Why a matched trigger was not sent (or not yet). The names are what the audit and <c>inspect</c> show.</summary>
+public enum DecisionReason : byte
+{
+    None = 0,
+
+    /// <summary>The session fired the same type within the cooldown.</summary>
+    Cooldown = 1,
+}
+
+/// <summary>
+/// The compact form of a decision that a session keeps in its state (about 8 bytes encoded): the trigger id and the
+/// detail text are derived from it when shown.
+/// </summary>
+/// <param name="Type">What matched.</param>
+/// <param name="Outcome">Sent, suppressed or deferred.</param>
+/// <param name="Reason">Why it was not sent (None when it was).</param>
+/// <param name="DeadlineMs">The deadline that matched.</param>
+/// <param name="DecidedAtMs">When the engine decided (its clock).</param>
+/// <param name="RelatedMs">For a cooldown, the deadline at which the type last fired; otherwise <see cref="Sessions.SessionState.None"/>.</param>
+public readonly record struct DecisionRecord(TriggerType Type, DecisionOutcome Outcome, DecisionReason Reason, long DeadlineMs, long DecidedAtMs, long RelatedMs)
+{
+    public TriggerDecision ToDecision(string sessionId) => new(
+        TriggerId.Create(Type, sessionId, DeadlineMs), Type, sessionId, DeadlineMs, DecidedAtMs, Outcome,
+        Reason == DecisionReason.None ? null : TriggerDecision.ReasonName(Reason),
+        Reason == DecisionReason.Cooldown ? $"{TriggerTypes.Name(Type)} last fired for this session at {Time.UnixTime.Format(RelatedMs)}, within the cooldown" : null);
+}
+
 /// <summary>
 /// One decision about one matched trigger. A suppressed trigger keeps the id it would have had, so a decision can be
 /// matched with the trigger a sender did (or did not) receive.
@@ -26,6 +53,12 @@ public sealed record TriggerDecision(
     string? Reason = null,
     string? Detail = null)
 {
+    public static string ReasonName(DecisionReason reason) => reason switch
+    {
+        DecisionReason.Cooldown => "cooldown",
+        _ => "none",
+    };
+
     public static string OutcomeName(DecisionOutcome outcome) => outcome switch
     {
         DecisionOutcome.Emitted => "emitted",

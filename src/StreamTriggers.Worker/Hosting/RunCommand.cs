@@ -142,7 +142,7 @@ internal static class RunCommand
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             if (string.IsNullOrWhiteSpace(redis.Configuration))
             {
-                return new InMemoryStateStore(redis.HistoryLength);
+                return new InMemoryStateStore();
             }
 
             var config = ConfigurationOptions.Parse(redis.Configuration);
@@ -150,7 +150,7 @@ internal static class RunCommand
             config.AbortOnConnectFail = false;
             var connection = ConnectionMultiplexer.Connect(config);
             return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId,
-                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true, redis.HistoryLength);
+                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true);
         });
         services.AddSingleton(sp => new Operations.LogPseudonyms(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.LogPseudonymKey));
         services.AddSingleton<ClickstreamWorker>();

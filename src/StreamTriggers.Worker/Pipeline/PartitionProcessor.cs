@@ -326,20 +326,9 @@ internal sealed partial class PartitionProcessor : IDisposable
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
         }
 
-        // The decision history an operator reads with 'inspect': what fired or was held back, when, and why.
+        // What fired or was held back, and why (for the debug log; the sessions keep their own history for 'inspect').
         var decisions = new List<TriggerDecision>();
         _engine.TakeDecisions(decisions);
-        Dictionary<string, List<string>>? history = null;
-        foreach (var d in decisions)
-        {
-            history ??= new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            if (!history.TryGetValue(d.SessionId, out var entries))
-            {
-                history[d.SessionId] = entries = [];
-            }
-
-            entries.Add((d with { DecidedAtMs = Math.Max(d.DecidedAtMs, detectedAt) }).ToJson());
-        }
 
         var publishing = System.Diagnostics.Stopwatch.StartNew();
         await _publisher.PublishAsync(triggers, deadLetters, _options.RetryBackoff, ct).ConfigureAwait(false);
@@ -348,11 +337,13 @@ internal sealed partial class PartitionProcessor : IDisposable
             _stats.Metrics.Produced(publishing.Elapsed);
         }
 
+        // The timer index changes only when a period opens or closes; identity links only when they appear.
         var writes = new List<SessionWrite>(dirty.Count);
         foreach (var s in dirty)
         {
+            bool linked = s.ConsumeIdentityChange();
             writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
-                s.UserId, s.Email, history?.GetValueOrDefault(s.SessionId)));
+                TimerChanged: s.HasOpenPeriod != s.InTimerIndex, linked ? s.UserId : null, linked ? s.Email : null));
         }
 
         long? next = batch.Count > 0 ? batch[^1].Offset.Value + 1 : null;
@@ -363,6 +354,11 @@ internal sealed partial class PartitionProcessor : IDisposable
             _stats.AddFenced();
             LogFenced(_logger, _partition.ToString(), _claim.Epoch);
             return;
+        }
+
+        foreach (var s in dirty)
+        {
+            s.InTimerIndex = s.HasOpenPeriod;
         }
 
         // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.

@@ -105,7 +105,7 @@ internal static class InspectCommand
             }
         }
 
-        var decisions = found.SelectMany(s => s.Stored.Decisions).Select(TriggerDecision.TryParse).OfType<TriggerDecision>()
+        var decisions = found.Where(s => s.State is not null).SelectMany(s => s.State!.Decisions.Select(d => d.ToDecision(s.Stored.SessionId)))
             .OrderByDescending(d => d.DecidedAtMs).ThenByDescending(d => d.DeadlineMs).ToList();
         var ordered = found.OrderBy(s => s.State?.LastActivityMs ?? long.MaxValue).ThenBy(s => s.Stored.SessionId, StringComparer.Ordinal).ToList();
         return new Report(session ?? customer!, customer is not null, ordered, decisions, partitions.Count);
@@ -169,7 +169,7 @@ internal static class InspectCommand
         }
         else if (view.State is null)
         {
-            o.WriteLine("  state          none stored (expired); only its history remains");
+            o.WriteLine("  state          none stored (expired); only its timer index entry remains");
         }
 
         if (view.State is { } s)

@@ -70,13 +70,25 @@ public class SessionCodecTests
     [Fact]
     public void IdleSession_IsSmall()
     {
-        // A closed period, empty cart, identity and one cooldown: what most of the store holds.
+        // A closed period, empty cart, identity, one cooldown and its decision (9 bytes): what most of the store holds.
         var run = new Run().Push(
             Ev.Make(EventType.ProductViewed, "s", 0, "e1", [new ProductInfo { Id = "p1" }], userId: "u-123456"),
             Ev.View("s", 1, "p2", "e2"), Ev.Page("x", 40));
         var bytes = SessionCodec.Encode(run.Engine.Find("s")!);
 
-        Assert.InRange(bytes.Length, 1, 48);
+        Assert.Single(run.Engine.Find("s")!.Decisions);
+        Assert.InRange(bytes.Length, 1, 60);
+    }
+
+    [Fact]
+    public void Version1State_WrittenBeforeDecisionHistory_IsStillRead()
+    {
+        // Version 1, no parts, last activity 2 (zigzag varint 4).
+        var s = SessionCodec.Decode("s", [1, 0, 4], 64);
+
+        Assert.Equal(2, s.LastActivityMs);
+        Assert.Empty(s.Decisions);
+        Assert.False(s.HasOpenPeriod);
     }
 
     [Theory]

@@ -25,12 +25,31 @@ public class TriggerDecisionTests
         Assert.Equal(DecisionOutcome.Suppressed, suppressed.Outcome);
         Assert.Equal(TriggerId.Create(TriggerType.BrowseAbandoned, "s1", At(151)), suppressed.TriggerId);
         Assert.Equal("cooldown", suppressed.Reason);
-        Assert.Equal("browse_abandoned last fired for this session at 2026-11-23T10:31:00.000Z; cooldown 1d", suppressed.Detail);
+        Assert.Equal("browse_abandoned last fired for this session at 2026-11-23T10:31:00.000Z, within the cooldown", suppressed.Detail);
+
+        // The session keeps them too (newest first), in its stored state, for 'inspect'.
+        var kept = run.Engine.Find("s1")!.Decisions;
+        Assert.Equal([suppressed, emitted], kept.Select(d => d.ToDecision("s1") with { DecidedAtMs = 0 }).Select(d => decisions.Single(x => x.TriggerId == d.TriggerId)));
+        var restored = StreamTriggers.State.SessionCodec.Decode("s1", StreamTriggers.State.SessionCodec.Encode(run.Engine.Find("s1")!), 64);
+        Assert.Equal(kept, restored.Decisions);
+        Assert.Equal(suppressed.Detail, restored.Decisions[0].ToDecision("s1").Detail);
 
         // Taken means taken.
         decisions.Clear();
         run.Engine.TakeDecisions(decisions);
         Assert.Empty(decisions);
+    }
+
+    [Fact]
+    public void Session_KeepsOnlyTheNewestDecisions()
+    {
+        // Five periods of two views each, 25 h apart: five browse_abandoned; the session keeps the newest three.
+        var rules = new StreamTriggers.Sessions.RulesOptions { DecisionHistory = 3 };
+        var events = Enumerable.Range(0, 5).SelectMany(i => new[] { View("s1", i * 1500, $"a{i}"), View("s1", (i * 1500) + 1, $"b{i}") }).ToArray();
+        var run = new Run(rules).Push(events).Flush();
+
+        Assert.Equal(5, run.Fired.Count);
+        Assert.Equal(run.Fired.TakeLast(3).Reverse().Select(t => t.Id), run.Engine.Find("s1")!.Decisions.Select(d => d.ToDecision("s1").TriggerId));
     }
 
     [Fact]
