@@ -80,7 +80,6 @@ internal sealed class Harness : IAsyncDisposable
             $"--StreamTriggers:Kafka:TriggerTopic={triggerTopic}",
             $"--StreamTriggers:Kafka:DeadLetterTopic={dlq}",
             $"--StreamTriggers:Kafka:AuditTopic={inputTopic}-audit",
-            $"--StreamTriggers:Redis:KeyPrefix={group}",
             $"--StreamTriggers:Rules:Gap={Options.Gap}",
             $"--StreamTriggers:Rules:AllowedLateness={Options.Lateness}",
             "--StreamTriggers:Operations:Enabled=false",

@@ -170,6 +170,17 @@ internal static class LoadRun
 
         result.SendSeconds = clock.Elapsed.TotalSeconds;
         result.EventsSent = sent;
+        foreach (var (id, what, partition) in source.EndOpenSessions())
+        {
+            expected[id] = what;
+            result.Expected++;
+            lastDue = Math.Max(lastDue, what.DeadlineMs + latenessMs);
+            if (partition >= quietFrom)
+            {
+                quiet.Add(id);
+            }
+        }
+
         producer.Flush(TimeSpan.FromSeconds(30));
 
         // Let the worker finish the backlog and every expected deadline pass, then collect the last triggers.

@@ -19,7 +19,7 @@ internal readonly record struct Expectation(TriggerType Type, long DeadlineMs);
 internal sealed class TrafficSource
 {
     private readonly ClickstreamGenerator _generator;
-    private readonly Dictionary<string, (long LastMs, int Partition)> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, OpenSession> _open = new(StringComparer.Ordinal);
     private readonly long _gapMs;
     private readonly int _busyPartitions;
     private readonly int _quietPartitions;
@@ -96,7 +96,7 @@ internal sealed class TrafficSource
                 partition = (int)(TriggerId.StableHash(ev.SessionId) % (ulong)_busyPartitions);
             }
 
-            session = (nowMs, partition);
+            session = new OpenSession(nowMs, partition, 0, false, false, false);
         }
 
         // Stamped with the wall clock, never before the session's previous event.
@@ -107,7 +107,15 @@ internal sealed class TrafficSource
         }
 
         ev.TimestampMs = stamp;
-        _open[ev.SessionId] = (stamp, session.Partition);
+        session = session with
+        {
+            LastMs = stamp,
+            Views = session.Views + (ev.Type == EventType.ProductViewed ? 1 : 0),
+            Added = session.Added || ev.Type == EventType.ProductAdded,
+            Checkout = session.Checkout || ev.Type == EventType.CheckoutStarted,
+            Ordered = session.Ordered || ev.Type == EventType.OrderCompleted,
+        };
+        _open[ev.SessionId] = session;
 
         _buffer.Clear();
         _writer.Reset(_buffer);
@@ -141,4 +149,32 @@ internal sealed class TrafficSource
 
         return (message, session.Partition);
     }
+
+    /// <summary>
+    /// When sending stops, the sessions still in flight end where they are: what each must fire from what it has sent
+    /// (a cart, a checkout, two products viewed), as the engine's rules say.
+    /// </summary>
+    public IEnumerable<(string Id, Expectation What, int Partition)> EndOpenSessions()
+    {
+        foreach (var (id, s) in _open)
+        {
+            if (Split.Contains(id))
+            {
+                continue;
+            }
+
+            TriggerType? type = s.Added && !s.Ordered ? (s.Checkout ? TriggerType.CheckoutAbandoned : TriggerType.CartAbandoned)
+                : !s.Added && !s.Ordered && s.Views >= 2 ? TriggerType.BrowseAbandoned
+                : null;
+            if (type is { } t)
+            {
+                long deadline = s.LastMs + _gapMs;
+                yield return (TriggerId.Create(t, id, deadline), new Expectation(t, deadline), s.Partition);
+            }
+        }
+
+        _open.Clear();
+    }
+
+    private readonly record struct OpenSession(long LastMs, int Partition, int Views, bool Added, bool Checkout, bool Ordered);
 }

@@ -11,9 +11,7 @@ namespace StreamTriggers.Redis;
 /// <remarks>
 /// Keys per partition: <c>epoch</c> (claim counter), <c>pos</c> (next input offset), <c>timers</c> (sorted set of the
 /// sessions with an open period, scored by the deadline they opened with: the durable timer index, read on claim) and <c>s:&lt;session id&gt;</c> (encoded state
-/// with a TTL of the retention, refreshed on every write: it includes the session's latest trigger decisions); for
-/// operators, <c>u:&lt;user id or email&gt;</c> (set of the partition's sessions linked to it, written when the link
-/// appears, expiring after the retention).
+/// with a TTL of the retention, refreshed on every write: it includes the session's latest trigger decisions).
 /// </remarks>
 public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDisposable
 {
@@ -26,25 +24,18 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         """;
 
     // Commit: refuse unless the caller still holds the epoch; then sessions, timer index and position together.
-    // KEYS: epoch, pos, timers, then per session: state, user id index, email index.
+    // KEYS: epoch, pos, timers, then one state key per session.
     // ARGV: epoch, next position ('' keeps it), ttl ms, then per session: state ('' deletes), member,
-    // timer ('=' unchanged, '' removes, else the deadline to add), new user id link, new email link ('' none).
+    // timer ('=' unchanged, '' removes, else the deadline to add).
     private const string CommitScript = """
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         local ttl = ARGV[3]
-        for j = 0, (#KEYS - 3) / 3 - 1 do
-          local k = 4 + j * 3
-          local a = 4 + j * 5
+        for k = 4, #KEYS do
+          local a = 4 + (k - 4) * 3
           local member = ARGV[a + 1]
           if ARGV[a] == '' then redis.call('DEL', KEYS[k]) else redis.call('SET', KEYS[k], ARGV[a], 'PX', ttl) end
           local timer = ARGV[a + 2]
           if timer == '' then redis.call('ZREM', KEYS[3], member) elseif timer ~= '=' then redis.call('ZADD', KEYS[3], timer, member) end
-          for c = 3, 4 do
-            if ARGV[a + c] ~= '' then
-              redis.call('SADD', KEYS[k + c - 2], member)
-              redis.call('PEXPIRE', KEYS[k + c - 2], ttl)
-            end
-          end
         end
         if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
         return 1
@@ -131,8 +122,8 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
     {
         string tag = Tag(claim.Partition);
-        var keys = new RedisKey[3 + (3 * sessions.Count)];
-        var args = new RedisValue[3 + (5 * sessions.Count)];
+        var keys = new RedisKey[3 + sessions.Count];
+        var args = new RedisValue[3 + (3 * sessions.Count)];
         keys[0] = $"{tag}:epoch";
         keys[1] = $"{tag}:pos";
         keys[2] = $"{tag}:timers";
@@ -142,16 +133,11 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         for (int i = 0; i < sessions.Count; i++)
         {
             var w = sessions[i];
-            int k = 3 + (3 * i);
-            int a = 3 + (5 * i);
-            keys[k] = $"{tag}:s:{w.SessionId}";
-            keys[k + 1] = $"{tag}:u:{w.UserId}";
-            keys[k + 2] = $"{tag}:u:{w.Email}";
+            int a = 3 + (3 * i);
+            keys[3 + i] = $"{tag}:s:{w.SessionId}";
             args[a] = w.State is null ? RedisValue.EmptyString : (RedisValue)w.State;
             args[a + 1] = w.SessionId;
             args[a + 2] = !w.TimerChanged ? TimerUnchanged : w.DeadlineMs is { } d ? d : RedisValue.EmptyString;
-            args[a + 3] = w.UserId is null ? RedisValue.EmptyString : "1";
-            args[a + 4] = w.Email is null ? RedisValue.EmptyString : "1";
         }
 
         var result = await _redis.GetDatabase().ScriptEvaluateAsync(CommitScript, keys, args).ConfigureAwait(false);
@@ -208,8 +194,52 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
 
     public async Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken)
     {
-        var members = await _redis.GetDatabase().SetMembersAsync($"{{{_prefix}:{_group}:{partition}}}:u:{customer}").ConfigureAwait(false);
-        return [.. members.Select(m => (string)m!).Order(StringComparer.Ordinal)];
+        // No index (it would cost more memory per session than the session): read the partition's sessions in pages.
+        string tag = $"{{{_prefix}:{_group}:{partition}}}";
+        int skip = tag.Length + 3;
+        var found = new List<string>();
+        var db = _redis.GetDatabase();
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica)
+            {
+                continue;
+            }
+
+            var page = new List<RedisKey>(1000);
+            await foreach (var key in server.KeysAsync(pattern: Escape(tag) + ":s:*", pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                page.Add(key);
+                if (page.Count == 1000)
+                {
+                    await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
+                    page.Clear();
+                }
+            }
+
+            await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
+        }
+
+        return [.. found.Order(StringComparer.Ordinal)];
+    }
+
+    private static async Task MatchAsync(IDatabase db, List<RedisKey> keys, string customer, int skip, List<string> found)
+    {
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var values = await db.StringGetAsync([.. keys]).ConfigureAwait(false);
+        for (int i = 0; i < keys.Count; i++)
+        {
+            string id = ((string)keys[i]!)[skip..];
+            if (!values[i].IsNull && SessionCodec.Matches(id, (byte[])values[i]!, customer))
+            {
+                found.Add(id);
+            }
+        }
     }
 
     // Glob metacharacters in a prefix or group name must match literally in SCAN's pattern.

@@ -73,7 +73,6 @@ public sealed class SessionState
     /// </summary>
     public bool InTimerIndex { get; set; }
 
-    private bool _identityChanged;
     private List<DecisionRecord>? _decisions;
 
     /// <summary>The newest trigger decisions for this session, newest first (at most <see cref="RulesOptions.DecisionHistory"/>).</summary>
@@ -98,25 +97,8 @@ public sealed class SessionState
 
     internal void SetIdentity(string? userId, string? email)
     {
-        if (userId is not null && !string.Equals(userId, UserId, StringComparison.Ordinal))
-        {
-            UserId = userId;
-            _identityChanged = true;
-        }
-
-        if (email is not null && !string.Equals(email, Email, StringComparison.Ordinal))
-        {
-            Email = email;
-            _identityChanged = true;
-        }
-    }
-
-    /// <summary>True once after the user id or email changed (a new link to a customer to index); then false until the next change.</summary>
-    public bool ConsumeIdentityChange()
-    {
-        bool changed = _identityChanged;
-        _identityChanged = false;
-        return changed;
+        UserId = userId ?? UserId;
+        Email = email ?? Email;
     }
 
     /// <summary>The deadline at which <paramref name="type"/> last fired for this session, or <see cref="None"/>.</summary>

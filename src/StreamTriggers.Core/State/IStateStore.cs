@@ -14,12 +14,11 @@ public readonly record struct PartitionId(string Topic, int Partition)
 public sealed record PartitionClaim(PartitionId Partition, long Epoch, long? NextOffset, IReadOnlyList<(string SessionId, long DeadlineMs)> Deadlines);
 
 /// <summary>
-/// One session's new state in a commit: the encoded state (null deletes it); when <paramref name="TimerChanged"/>,
+/// One session's new state in a commit: the encoded state (null deletes it) and, when <paramref name="TimerChanged"/>,
 /// its entry in the durable timer index (added with its deadline, or removed when <paramref name="DeadlineMs"/> is
-/// null; the worker changes it only when a period opens or closes); and a user id or email newly linked to it
-/// (indexed, so <c>inspect --customer</c> finds the session by either).
+/// null; the worker changes it only when a period opens or closes).
 /// </summary>
-public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, bool TimerChanged = true, string? UserId = null, string? Email = null);
+public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, bool TimerChanged = true);
 
 /// <summary>A session as stored, with what <c>inspect</c> shows beside it.</summary>
 /// <param name="Partition">The input partition whose state holds it.</param>
@@ -38,7 +37,11 @@ public interface IStateInspector
     /// <summary>The session in <paramref name="partition"/>, or null when that partition holds nothing of it.</summary>
     Task<StoredSession?> ReadSessionAsync(int partition, string sessionId, CancellationToken cancellationToken);
 
-    /// <summary>Sessions of <paramref name="partition"/> linked to <paramref name="customer"/> (user id or email).</summary>
+    /// <summary>
+    /// Sessions of <paramref name="partition"/> that carried <paramref name="customer"/> as user id or email. There is
+    /// no per-customer index (it would cost more Redis memory per session than the session itself): this reads every
+    /// stored session of the partition, so it takes time in proportion to them.
+    /// </summary>
     Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken);
 }
 

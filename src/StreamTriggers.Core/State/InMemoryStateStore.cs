@@ -45,12 +45,6 @@ public sealed class InMemoryStateStore : IStateStore, IStateInspector
                 else p.Sessions[w.SessionId] = w.State;
                 if (w.TimerChanged && w.DeadlineMs is { } d) p.Deadlines[w.SessionId] = d;
                 else if (w.TimerChanged) p.Deadlines.Remove(w.SessionId);
-                foreach (var c in new[] { w.UserId, w.Email })
-                {
-                    if (c is null) continue;
-                    if (!p.Customers.TryGetValue(c, out var linked)) p.Customers[c] = linked = new HashSet<string>(StringComparer.Ordinal);
-                    linked.Add(w.SessionId);
-                }
             }
 
             if (nextOffset is { } offset)
@@ -100,7 +94,8 @@ public sealed class InMemoryStateStore : IStateStore, IStateInspector
         lock (_lock)
         {
             return Task.FromResult<IReadOnlyList<string>>([.. _partitions.Where(kv => kv.Key.Partition == partition)
-                .SelectMany(kv => kv.Value.Customers.GetValueOrDefault(customer) ?? []).Order(StringComparer.Ordinal)]);
+                .SelectMany(kv => kv.Value.Sessions).Where(kv => SessionCodec.Matches(kv.Key, kv.Value, customer))
+                .Select(kv => kv.Key).Order(StringComparer.Ordinal)]);
         }
     }
 
@@ -120,6 +115,5 @@ public sealed class InMemoryStateStore : IStateStore, IStateInspector
         public long? NextOffset;
         public readonly Dictionary<string, byte[]> Sessions = new(StringComparer.Ordinal);
         public readonly Dictionary<string, long> Deadlines = new(StringComparer.Ordinal);
-        public readonly Dictionary<string, HashSet<string>> Customers = new(StringComparer.Ordinal);
     }
 }

@@ -111,6 +111,20 @@ public static class SessionCodec
         }
     }
 
+    /// <summary>Whether the encoded session carries <paramref name="customer"/> as its user id or email (false for unreadable state).</summary>
+    public static bool Matches(string sessionId, ReadOnlySpan<byte> data, string customer)
+    {
+        try
+        {
+            var s = Decode(sessionId, data, 0);
+            return string.Equals(s.UserId, customer, StringComparison.Ordinal) || string.Equals(s.Email, customer, StringComparison.Ordinal);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Decodes what <see cref="Encode(SessionState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
     public static SessionState Decode(string sessionId, ReadOnlySpan<byte> data, int maxEventIds)
     {

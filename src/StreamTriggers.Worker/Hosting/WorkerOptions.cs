@@ -22,6 +22,16 @@ public sealed class WorkerOptions
     /// <summary>First wait after a failed state write or publish; doubles up to 5 s while the failure lasts. Default 100 ms.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How often a partition commits its changed sessions and input position to the state store. A session changed
+    /// several times in between is written once. A crash replays at most this much input (re-publishing its triggers
+    /// with the same ids). 0 commits after every batch. Default 500 ms.
+    /// </summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>A partition commits early once this many sessions are waiting to be written. Default 50000.</summary>
+    public int MaxPendingSessions { get; set; } = 50_000;
+
     /// <summary>The CloudEvents <c>source</c> of every trigger. Default <c>streamtriggers</c>.</summary>
     public string Source { get; set; } = "streamtriggers";
 
@@ -44,6 +54,10 @@ public sealed class WorkerOptions
             yield return $"{prefix}:ShutdownTimeout is {Duration.Format(ShutdownTimeout)}; it must be between 1s and 10m.";
         if (RetryBackoff < TimeSpan.FromMilliseconds(1) || RetryBackoff > TimeSpan.FromSeconds(5))
             yield return $"{prefix}:RetryBackoff is {Duration.Format(RetryBackoff)}; it must be between 1ms and 5s.";
+        if (CommitInterval < TimeSpan.Zero || CommitInterval > TimeSpan.FromSeconds(60))
+            yield return $"{prefix}:CommitInterval is {Duration.Format(CommitInterval)}; it must be between 0s and 60s.";
+        if (MaxPendingSessions is < 1 or > 1_000_000)
+            yield return $"{prefix}:MaxPendingSessions is {MaxPendingSessions}; it must be between 1 and 1000000.";
         if (string.IsNullOrWhiteSpace(Source))
             yield return $"{prefix}:Source must not be empty.";
     }

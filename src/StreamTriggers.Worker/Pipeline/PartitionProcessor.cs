@@ -51,6 +51,11 @@ internal sealed partial class PartitionProcessor : IDisposable
     private bool _endReached;
     private Task? _run;
 
+    // Changed sessions and the input position not yet committed: written together every CommitInterval.
+    private readonly Dictionary<string, SessionState> _pending = new(StringComparer.Ordinal);
+    private long? _pendingOffset;
+    private long _lastCommitTicks = Environment.TickCount64;
+
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
         Operations.LogPseudonyms pseudonyms, Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
@@ -163,6 +168,12 @@ internal sealed partial class PartitionProcessor : IDisposable
                     break;
                 }
             }
+
+            // A clean stop commits what is pending, so the next owner resumes exactly here.
+            if (!Fenced && !ct.IsCancellationRequested && CommitDue(stopping: true))
+            {
+                await CommitPendingAsync(ct).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -193,6 +204,13 @@ internal sealed partial class PartitionProcessor : IDisposable
 
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             long? due = CaughtUp() && _engine.NextDueMs is { } next ? next + _latenessMs : null;
+            if (_pending.Count > 0 || _pendingOffset is not null)
+            {
+                // Pending changes are committed within the commit interval even when no input comes.
+                long commitAt = now + Math.Max(0, (long)_options.CommitInterval.TotalMilliseconds - (Environment.TickCount64 - _lastCommitTicks));
+                due = due is { } d0 ? Math.Min(d0, commitAt) : commitAt;
+            }
+
             if (due is { } d && d <= now)
             {
                 return false;
@@ -317,6 +335,11 @@ internal sealed partial class PartitionProcessor : IDisposable
         _engine.TakeDirty(dirty);
         if (batch.Count == 0 && dirty.Count == 0 && triggers.Count == 0)
         {
+            if (CommitDue(stopping: false))
+            {
+                await CommitPendingAsync(ct).ConfigureAwait(false);
+            }
+
             return;
         }
 
@@ -337,45 +360,28 @@ internal sealed partial class PartitionProcessor : IDisposable
             _stats.Metrics.Produced(publishing.Elapsed);
         }
 
-        // The timer index changes only when a period opens or closes; identity links only when they appear.
-        var writes = new List<SessionWrite>(dirty.Count);
-        foreach (var s in dirty)
+        foreach (var d in dirty)
         {
-            bool linked = s.ConsumeIdentityChange();
-            writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
-                TimerChanged: s.HasOpenPeriod != s.InTimerIndex, linked ? s.UserId : null, linked ? s.Email : null));
+            _pending[d.SessionId] = d;
         }
 
-        long? next = batch.Count > 0 ? batch[^1].Offset.Value + 1 : null;
-        bool owned = await RetryAsync(() => _store.CommitAsync(_claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
-        if (!owned)
+        if (batch.Count > 0)
         {
-            Fenced = true;
-            _stats.AddFenced();
-            LogFenced(_logger, _partition.ToString(), _claim.Epoch);
-            return;
+            _pendingOffset = batch[^1].Offset.Value + 1;
         }
 
-        foreach (var s in dirty)
+        // Sessions read for this batch and left unchanged are durable already: keep memory for open ones.
+        foreach (var id in missing)
         {
-            s.InTimerIndex = s.HasOpenPeriod;
-        }
-
-        // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
-        foreach (var id in dirty.Select(s => s.SessionId).Concat(missing))
-        {
-            if (_engine.Find(id) is { HasOpenPeriod: false } closed)
+            if (!_pending.ContainsKey(id) && _engine.Find(id) is { HasOpenPeriod: false } closed)
             {
                 _engine.Evict(closed);
             }
         }
 
-        Volatile.Write(ref _pendingTimers, _engine.PendingTimers);
-
-        if (next is { } offset)
+        if (CommitDue(stopping: false) && !await CommitPendingAsync(ct).ConfigureAwait(false))
         {
-            Volatile.Write(ref _committedOffset, offset);
-            _storeOffset(new TopicPartitionOffset(_partition, offset));
+            return;
         }
 
         if (batch.Count > 0)
@@ -421,6 +427,59 @@ internal sealed partial class PartitionProcessor : IDisposable
         {
             LogRejected(_logger, $"{letter.Source.Topic}/{letter.Source.Partition.Value}/{letter.Source.Offset.Value}", RejectReasons.Name(letter.Rejection.Reason), letter.Rejection.Detail);
         }
+    }
+
+    private bool CommitDue(bool stopping) =>
+        (_pending.Count > 0 || _pendingOffset is not null)
+        && (stopping || _pending.Count >= _options.MaxPendingSessions || Environment.TickCount64 - _lastCommitTicks >= (long)_options.CommitInterval.TotalMilliseconds);
+
+    /// <summary>
+    /// Writes every session changed since the last commit (once each, in its latest state), their timer index
+    /// changes and the next input offset, atomically. False when another worker has claimed the partition.
+    /// </summary>
+    private async Task<bool> CommitPendingAsync(CancellationToken ct)
+    {
+        // The timer index changes only when a period opens or closes.
+        var sessions = _pending.Values.ToList();
+        var writes = new List<SessionWrite>(sessions.Count);
+        foreach (var s in sessions)
+        {
+            writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
+                TimerChanged: s.HasOpenPeriod != s.InTimerIndex));
+        }
+
+        long? next = _pendingOffset;
+        bool owned = await RetryAsync(() => _store.CommitAsync(_claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
+        _lastCommitTicks = Environment.TickCount64;
+        if (!owned)
+        {
+            Fenced = true;
+            _stats.AddFenced();
+            LogFenced(_logger, _partition.ToString(), _claim.Epoch);
+            return false;
+        }
+
+        _pending.Clear();
+        _pendingOffset = null;
+        foreach (var s in sessions)
+        {
+            s.InTimerIndex = s.HasOpenPeriod;
+
+            // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
+            if (!s.HasOpenPeriod && ReferenceEquals(_engine.Find(s.SessionId), s))
+            {
+                _engine.Evict(s);
+            }
+        }
+
+        Volatile.Write(ref _pendingTimers, _engine.PendingTimers);
+        if (next is { } offset)
+        {
+            Volatile.Write(ref _committedOffset, offset);
+            _storeOffset(new TopicPartitionOffset(_partition, offset));
+        }
+
+        return true;
     }
 
     // State-store calls are retried with backoff while the store is unreachable: the partition waits, nothing is lost.
