@@ -43,7 +43,7 @@ public sealed partial class InspectTests : IAsyncLifetime
     {
         // The sample, plus a second period for s-cart 33 sample-minutes later: it matches cart_abandoned again within
         // the 24 h cooldown, so it is suppressed, and inspect must say so.
-        var lines = File.ReadAllLines(Path.Combine(RepoRoot(), "samples", "clickstream.jsonl")).ToList();
+        var lines = File.ReadAllLines(Path.Combine(Repository.Root, "samples", "clickstream.jsonl")).ToList();
         lines.Add("""{"event_id":"c-9","type":"page_viewed","timestamp":"2026-11-23T10:40:00.000Z","session_id":"s-cart"}""");
         var (rebased, events) = Rebase(lines, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 500);
         var expected = TestStream.ExpectedFrom(events, Gap);
@@ -194,19 +194,6 @@ public sealed partial class InspectTests : IAsyncLifetime
 
             await producer.ProduceAsync("clickstream", new Message<string?, string> { Key = key, Value = line });
         }
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "StreamTriggers.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("StreamTriggers.sln not found above the test binary");
     }
 
     [GeneratedRegex("\"timestamp\":\"([^\"]+)\"")]

@@ -57,6 +57,13 @@ public sealed class OperationsEndpointTests : IAsyncLifetime
         }, TimeSpan.FromSeconds(20));
 
         Assert.Equal(4, Value(metrics, "streamtriggers_events_consumed_total"));
+
+        // Every series the Grafana dashboard in docker/ queries is one the worker exports.
+        string dashboard = File.ReadAllText(Path.Combine(Repository.Root, "docker", "grafana", "dashboards", "streamtriggers.json"));
+        var queried = System.Text.RegularExpressions.Regex.Matches(dashboard, "streamtriggers_[a-z_]+").Select(m => m.Value)
+            .Select(n => System.Text.RegularExpressions.Regex.Replace(n, "_(bucket|sum|count)$", string.Empty)).Distinct().ToList();
+        Assert.True(queried.Count >= 10, $"the dashboard queries {queried.Count} series");
+        Assert.All(queried, name => Assert.Contains($"# TYPE {name} ", metrics, StringComparison.Ordinal));
         Assert.Equal(1, Value(metrics, "streamtriggers_events_rejected_total{reason=\"malformed_json\"}"));
         Assert.Equal(4, Value(metrics, "streamtriggers_rebalances_total{kind=\"assigned\"}"));
         Assert.Equal(2, Value(metrics, "streamtriggers_trigger_lateness_milliseconds_count"));
