@@ -6,7 +6,7 @@ using StreamTriggers.Worker.Pipeline;
 namespace StreamTriggers.Load;
 
 /// <summary>One second of a run, for the charts.</summary>
-internal sealed record Sample(double Second, long Sent, long Consumed, long Lag, long Triggers, double LatenessP50, double LatenessP99, double LatenessMax);
+internal sealed record Sample(double Second, long Sent, long Consumed, long Lag, long Triggers, double LatenessP50, double LatenessP99, double LatenessMax, double GcPauseMs);
 
 /// <summary>Everything a load run measured.</summary>
 internal sealed class LoadResult
@@ -111,6 +111,7 @@ internal static class LoadRun
         long lastConsumed = 0;
         double nextSample = 1;
         var perSecond = new List<double>();
+        var gcPause = GC.GetTotalPauseDuration();
         int quietFrom = o.Partitions - o.QuietPartitions;
         while (clock.Elapsed < o.Duration)
         {
@@ -160,10 +161,13 @@ internal static class LoadRun
                 Collect();
                 long c = consumed();
                 perSecond.Add(c - lastConsumed);
-                var sample = new Sample(nextSample, sent, c, sent - c, triggersThisSecond, second.Percentile(50), second.Percentile(99), second.Count == 0 ? 0 : second.MaxMs);
+                var pause = GC.GetTotalPauseDuration();
+                var sample = new Sample(nextSample, sent, c, sent - c, triggersThisSecond, second.Percentile(50), second.Percentile(99), second.Count == 0 ? 0 : second.MaxMs,
+                    (pause - gcPause).TotalMilliseconds);
+                gcPause = pause;
                 result.Timeline.Add(sample);
                 result.MaxLag = Math.Max(result.MaxLag, sample.Lag);
-                status($"{nextSample,4:0}s  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms");
+                status($"{nextSample,4:0}s  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms  GC pauses {sample.GcPauseMs,5:N0} ms");
                 lastConsumed = c;
                 second = new LatencyHistogram();
                 triggersThisSecond = 0;

@@ -37,7 +37,7 @@ internal static class Report
         ["redis_bytes_per_idle_session"] = r.RedisBytesPerIdleSession is { } b ? Round(b) : null,
         ["sessions_started"] = r.SessionsStarted,
         ["compare"] = compare?.ToJson(),
-        ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax) }),
+        ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax), gc_pause_ms = Round(s.GcPauseMs) }),
         ["notes"] = r.Notes,
     };
 
@@ -90,6 +90,8 @@ internal static class Report
         sb.Append(LineChart("events", [("lag", "#ef6c00", t.Select(s => (s.Second, (double)s.Lag)).ToList())]));
         sb.Append("<h2>Trigger lateness over time</h2>");
         sb.Append(LineChart("ms", [("max", "#c62828", t.Select(s => (s.Second, s.LatenessMax)).ToList()), ("p99", "#ef6c00", t.Select(s => (s.Second, s.LatenessP99)).ToList()), ("p50", "#2e7d32", t.Select(s => (s.Second, s.LatenessP50)).ToList())]));
+        sb.Append("<h2>GC pauses per second (this process: tool and in-process worker)</h2>");
+        sb.Append(LineChart("ms", [("GC pause", "#6a1b9a", t.Select(s => (s.Second, s.GcPauseMs)).ToList())]));
         sb.Append("<h2>Lateness histogram</h2>");
         sb.Append(Histogram(r.Lateness));
         sb.Append("</body></html>");
