@@ -73,6 +73,43 @@ public sealed class LiveWorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ChangesWaitForTheCommitInterval_AndACleanStopCommitsThem()
+    {
+        // A one-minute interval: within the test only the clean stop can write the position and the session.
+        await using var worker = await InProcessWorker.StartAsync(_settings, "--StreamTriggers:Worker:CommitInterval=00:01:00");
+        var stats = (StreamTriggers.Worker.Pipeline.WorkerStats)worker.Services.GetService(typeof(StreamTriggers.Worker.Pipeline.WorkerStats))!;
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                string json = $$$"""{"event_id":"ci{{{i}}}","type":"product_viewed","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"commit-{{{i}}}","product":{"id":"p{{{i}}}"}}""";
+                await producer.ProduceAsync("clickstream", new Message<string, string> { Key = $"commit-{i}", Value = json });
+            }
+        }
+
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (stats.Events < 5)
+        {
+            Assert.True(DateTime.UtcNow < until, $"the worker consumed {stats.Events} of 5 events within 20 s");
+            await Task.Delay(100);
+        }
+
+        await using var redis = await _redis.ConnectAsync();
+        var db = redis.GetDatabase();
+        var positions = Enumerable.Range(0, 6).Select(p => (StackExchange.Redis.RedisKey)$"{{{_settings.Group}:{_settings.Group}:{p}}}:pos").ToArray();
+        var sessions = Enumerable.Range(0, 5).Select(i => $"commit-{i}").ToArray();
+        Assert.All(await db.StringGetAsync(positions), v => Assert.True(v.IsNull, "a position was committed before the interval"));
+
+        await worker.StopAsync();
+
+        long committed = (await db.StringGetAsync(positions)).Where(v => !v.IsNull).Sum(v => (long)v);
+        Assert.Equal(5, committed);
+        var timers = Enumerable.Range(0, 6).SelectMany(p => db.SortedSetRangeByRank($"{{{_settings.Group}:{_settings.Group}:{p}}}:timers").Select(m => (string)m!)).Order();
+        Assert.Equal(sessions, timers);
+    }
+
+    [Fact]
     public async Task DebugLog_HasOneLinePerTriggerAndRejection_WithUserIdsAndEmailsPseudonymised()
     {
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");

@@ -14,9 +14,10 @@ namespace StreamTriggers.Worker.Pipeline;
 /// </summary>
 /// <remarks>
 /// Per batch: decode every message; load the sessions not in memory in one store round trip; apply the events in
-/// offset order; publish triggers and dead letters and wait for the broker's acks; then commit the changed sessions,
-/// their deadlines and the next input offset in one atomic, epoch-fenced write. A crash before that write replays the
-/// batch from the old position against the old state: the same events give the same triggers with the same ids.
+/// offset order; publish triggers and dead letters and wait for the broker's acks. Every commit interval (and on a
+/// clean stop), write the sessions changed since the last commit (each once, as it is now), their timer index changes
+/// and the next input offset in one atomic, epoch-fenced write. A crash before that write replays the input since the
+/// last commit from the old position against the old state: the same events give the same triggers with the same ids.
 /// <para>
 /// The clock: each message is applied at its arrival (the Kafka timestamp, never later than the wall clock) minus the
 /// allowed lateness, so a backlog replays at the times it arrived, not in a rush at the current time. Only when the
