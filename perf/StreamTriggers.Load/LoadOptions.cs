@@ -18,7 +18,8 @@ internal sealed class LoadOptions
           --sessions N             concurrent visitor sessions (default 20000)
           --browse X --abandon-cart X --abandon-checkout X --buy X --bounce X
                                    shares of visitor intents (defaults from REES46: .53 .025 .01 .035 .40)
-          --partitions N           input topic partitions of the embedded cluster (default 16)
+          --partitions N           input topic partitions (default 16): the embedded cluster creates this many; on a
+                                   real cluster it must be the input topic's count (sessions are routed by it)
           --quiet-partitions N     partitions that get only one new session a second (default 1)
           --gap DURATION           the worker's session gap (default 5s; in-session gaps stay below it)
           --lateness DURATION      the worker's allowed lateness (default 1s)

@@ -86,45 +86,4 @@ public sealed record TriggerDecision(
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
-
-    /// <summary>Reads what <see cref="ToJson"/> wrote; null when <paramref name="json"/> is not such a record.</summary>
-    public static TriggerDecision? TryParse(string json)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            var r = doc.RootElement;
-            string type = r.GetProperty("type").GetString()!;
-            TriggerType? t = TriggerTypes.TryParse(type, out var tt) ? tt : null;
-            string outcome = r.GetProperty("outcome").GetString()!;
-            DecisionOutcome? o = outcome switch
-            {
-                "emitted" => DecisionOutcome.Emitted,
-                "suppressed" => DecisionOutcome.Suppressed,
-                "deferred" => DecisionOutcome.Deferred,
-                _ => null,
-            };
-            if (t is null || o is null
-                || !ParseTime(r.GetProperty("deadline"), out long deadline)
-                || !ParseTime(r.GetProperty("decided_at"), out long decided))
-            {
-                return null;
-            }
-
-            return new TriggerDecision(r.GetProperty("trigger_id").GetString()!, t.Value, r.GetProperty("session_id").GetString()!,
-                deadline, decided, o.Value,
-                r.TryGetProperty("reason", out var reason) ? reason.GetString() : null,
-                r.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
-        }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    private static bool ParseTime(JsonElement value, out long unixMs)
-    {
-        unixMs = 0;
-        return value.ValueKind == JsonValueKind.String && Time.UnixTime.TryParseRfc3339(System.Text.Encoding.UTF8.GetBytes(value.GetString()!), out unixMs);
-    }
 }

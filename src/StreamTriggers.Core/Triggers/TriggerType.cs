@@ -21,20 +21,4 @@ public static class TriggerTypes
         TriggerType.CheckoutAbandoned => "checkout_abandoned",
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
-
-    /// <summary>The type named <paramref name="name"/> (its contract name); false for any other text.</summary>
-    public static bool TryParse(string? name, out TriggerType type)
-    {
-        foreach (var t in All)
-        {
-            if (string.Equals(Name(t), name, StringComparison.Ordinal))
-            {
-                type = t;
-                return true;
-            }
-        }
-
-        type = default;
-        return false;
-    }
 }
