@@ -19,6 +19,7 @@ namespace StreamTriggers.Load;
 internal sealed class Harness : IAsyncDisposable
 {
     private readonly List<IHost> _workers = [];
+    private readonly List<Process> _children = [];
     private MockCluster? _cluster;
     private Process? _redisProcess;
     private string? _redisDir;
@@ -34,7 +35,7 @@ internal sealed class Harness : IAsyncDisposable
 
     public string Describe => $"Kafka {(Options.Embedded ? "embedded (librdkafka mock cluster, in process)" : Bootstrap)}; " +
         $"Redis {(RedisConfiguration is null ? "none (in-memory state)" : _redisProcess is null ? RedisConfiguration : $"redis-server {RedisConfiguration} (AOF, fsync every second)")}; " +
-        $"worker {(Options.ExternalWorker ? "external" : "in process")}";
+        $"worker {(Options.ExternalWorker ? "external" : Options.ChildWorker ? "in a child process" : "in process")}";
 
     public static async Task<Harness> StartAsync(LoadOptions options)
     {
@@ -69,6 +70,42 @@ internal sealed class Harness : IAsyncDisposable
     /// <summary>Starts a worker in this process on the given topics and group; its counters are the returned stats.</summary>
     public async Task<WorkerStats> StartWorkerAsync(string inputTopic, string triggerTopic, string group)
     {
+        var host = RunCommand.Build([.. WorkerArgs(inputTopic, triggerTopic, group)], out _);
+        RunCommand.ValidateAll(host.Services);
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        _workers.Add(host);
+        return host.Services.GetRequiredService<WorkerStats>();
+    }
+
+    /// <summary>
+    /// Starts <c>streamtriggers run</c> as a child process on the given topics and group: its own heap and GC, as in
+    /// production. Its Kafka offsets are committed every second so the group's progress shows the lag.
+    /// </summary>
+    public void StartWorkerProcess(string inputTopic, string triggerTopic, string group)
+    {
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamtriggers.dll"));
+        psi.ArgumentList.Add("run");
+        foreach (var a in WorkerArgs(inputTopic, triggerTopic, group))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.ArgumentList.Add("--StreamTriggers:Kafka:Settings:auto.commit.interval.ms=1000");
+        var child = Process.Start(psi)!;
+        child.OutputDataReceived += (_, _) => { };
+        child.ErrorDataReceived += (_, e) =>
+        {
+            // The commit interval setting reaches the worker's producer too, which warns that it ignores it.
+            if (e.Data is not null && !e.Data.Contains("CONFWARN", StringComparison.Ordinal)) Console.Error.WriteLine($"worker: {e.Data}");
+        };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
+        _children.Add(child);
+    }
+
+    private List<string> WorkerArgs(string inputTopic, string triggerTopic, string group)
+    {
         string dlq = inputTopic + "-dlq";
         CreateTopic(dlq, 1);
         CreateTopic(inputTopic + "-audit", 1);
@@ -90,11 +127,7 @@ internal sealed class Harness : IAsyncDisposable
             args.Add($"--StreamTriggers:Redis:Configuration={RedisConfiguration}");
         }
 
-        var host = RunCommand.Build([.. args], out _);
-        RunCommand.ValidateAll(host.Services);
-        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        _workers.Add(host);
-        return host.Services.GetRequiredService<WorkerStats>();
+        return args;
     }
 
     /// <summary>Redis's <c>used_memory</c> in bytes, or null without Redis.</summary>
@@ -116,6 +149,23 @@ internal sealed class Harness : IAsyncDisposable
 
     public async Task StopWorkersAsync()
     {
+        foreach (var child in _children)
+        {
+            if (!child.HasExited)
+            {
+                // SIGTERM: the worker commits what is pending and exits.
+                using var kill = Process.Start("kill", ["-TERM", child.Id.ToString(CultureInfo.InvariantCulture)]);
+                await kill.WaitForExitAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (var child in _children)
+        {
+            await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            child.Dispose();
+        }
+
+        _children.Clear();
         foreach (var w in _workers)
         {
             await w.StopAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);

@@ -26,9 +26,10 @@ internal sealed class LoadOptions
           --max-lag N              in as-fast-as-possible mode, pause sending while the worker is this far behind
                                    (default 200000; the embedded cluster keeps only ~5 MB per partition)
           --bootstrap SERVERS      use this Kafka cluster instead of the embedded one
-          --worker inprocess|external
-                                   run the worker here (default), or measure one already running against
-                                   --bootstrap (its gap and lateness must match --gap and --lateness)
+          --worker inprocess|process|external
+                                   run the worker in this process (default), as a child process of its own
+                                   ('streamtriggers run': its own GC, as in production), or measure one already
+                                   running against --bootstrap (its gap and lateness must match --gap, --lateness)
           --redis auto|none|CONFIG state for the in-process worker: auto (default) starts redis-server from PATH,
                                    none keeps state in memory, anything else is a StackExchange.Redis configuration
           --input-topic T --trigger-topic T --group G
@@ -55,6 +56,9 @@ internal sealed class LoadOptions
     public long MaxLag { get; init; } = 200_000;
     public string Bootstrap { get; init; } = string.Empty;
     public bool ExternalWorker { get; init; }
+
+    /// <summary>Run the worker as a child process (<c>streamtriggers run</c>) instead of in this process.</summary>
+    public bool ChildWorker { get; init; }
     public string Redis { get; init; } = "auto";
     public string InputTopic { get; init; } = "load-clickstream";
     public string TriggerTopic { get; init; } = "load-triggers";
@@ -90,10 +94,11 @@ internal sealed class LoadOptions
             Bootstrap = cl.String("bootstrap", string.Empty)!,
             ExternalWorker = worker switch
             {
-                "inprocess" => false,
+                "inprocess" or "process" => false,
                 "external" => true,
-                _ => throw new UsageException($"--worker is '{worker}'; use inprocess or external"),
+                _ => throw new UsageException($"--worker is '{worker}'; use inprocess, process or external"),
             },
+            ChildWorker = worker == "process",
             Redis = cl.String("redis", d.Redis)!,
             InputTopic = cl.String("input-topic", d.InputTopic)!,
             TriggerTopic = cl.String("trigger-topic", d.TriggerTopic)!,
@@ -115,9 +120,9 @@ internal sealed class LoadOptions
             throw new UsageException("--worker external needs --bootstrap: an external worker cannot reach the embedded cluster");
         }
 
-        if (o.Compare && o.ExternalWorker)
+        if (o.Compare && (o.ExternalWorker || o.ChildWorker))
         {
-            throw new UsageException("--compare runs its contestants in this process; it cannot use an external worker");
+            throw new UsageException("--compare runs its contestants in this process; use --worker inprocess");
         }
 
         if (o.Gap < TimeSpan.FromSeconds(1))

@@ -48,8 +48,13 @@ internal static class LoadRun
         h.CreateTopic(o.InputTopic, o.Partitions);
         h.CreateTopic(o.TriggerTopic, 4);
         long? memoryBefore = await h.RedisUsedMemoryAsync().ConfigureAwait(false);
-        WorkerStats? stats = o.ExternalWorker ? null : await h.StartWorkerAsync(o.InputTopic, o.TriggerTopic, o.Group).ConfigureAwait(false);
-        using var external = o.ExternalWorker ? new GroupProgress(h.Bootstrap, o.Group, o.InputTopic) : null;
+        WorkerStats? stats = o.ExternalWorker || o.ChildWorker ? null : await h.StartWorkerAsync(o.InputTopic, o.TriggerTopic, o.Group).ConfigureAwait(false);
+        if (o.ChildWorker)
+        {
+            h.StartWorkerProcess(o.InputTopic, o.TriggerTopic, o.Group);
+        }
+
+        using var external = stats is null ? new GroupProgress(h.Bootstrap, o.Group, o.InputTopic) : null;
         Func<long> consumed = stats is not null ? () => stats.Events : () => external!.Consumed;
         using var watcher = new TriggerWatcher(h.Bootstrap, o.TriggerTopic);
         var source = new TrafficSource(o, seed: 42, sessionPrefix: $"L{DateTime.UtcNow:HHmmss}-");
