@@ -118,7 +118,7 @@ public sealed class JsonEventDecoder
             {
                 if (reader.TokenType != JsonTokenType.Null)
                 {
-                    ok = ReadProduct(ref reader, "product", out var product, out rejection);
+                    ok = ReadProduct(ref reader, ProductFields.Single, out var product, out rejection);
                     if (ok)
                     {
                         f.Product = product;
@@ -391,7 +391,7 @@ public sealed class JsonEventDecoder
                 return false;
             }
 
-            if (!ReadProduct(ref reader, "products[]", out var product, out rejection))
+            if (!ReadProduct(ref reader, ProductFields.Array, out var product, out rejection))
             {
                 return false;
             }
@@ -403,8 +403,27 @@ public sealed class JsonEventDecoder
         return true;
     }
 
-    private bool ReadProduct(ref Utf8JsonReader reader, string field, out ProductInfo? product, out Rejection rejection)
+    // Field paths for rejection details, built once: concatenating them per product read cost an allocation per field.
+    private sealed class ProductFields(string field)
     {
+        public static readonly ProductFields Single = new("product");
+        public static readonly ProductFields Array = new("products[]");
+
+        public string Field { get; } = field;
+        public string Id { get; } = field + ".id";
+        public string Sku { get; } = field + ".sku";
+        public string Name { get; } = field + ".name";
+        public string Category { get; } = field + ".category";
+        public string Brand { get; } = field + ".brand";
+        public string Currency { get; } = field + ".currency";
+        public string Price { get; } = field + ".price";
+        public string Quantity { get; } = field + ".quantity";
+        public string ReplenishDays { get; } = field + ".replenish_days";
+    }
+
+    private bool ReadProduct(ref Utf8JsonReader reader, ProductFields fields, out ProductInfo? product, out Rejection rejection)
+    {
+        string field = fields.Field;
         product = null;
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -423,40 +442,40 @@ public sealed class JsonEventDecoder
             bool ok;
             if (prop.SequenceEqual("id"u8) || prop.SequenceEqual("product_id"u8) || prop.SequenceEqual("item_id"u8))
             {
-                ok = ReadId(ref reader, field + ".id", out id, out rejection);
+                ok = ReadId(ref reader, fields.Id, out id, out rejection);
             }
             else if (prop.SequenceEqual("sku"u8))
             {
-                ok = ReadId(ref reader, field + ".sku", out sku, out rejection);
+                ok = ReadId(ref reader, fields.Sku, out sku, out rejection);
             }
             else if (prop.SequenceEqual("name"u8) || prop.SequenceEqual("item_name"u8))
             {
-                ok = ReadString(ref reader, field + ".name", out name, out rejection);
+                ok = ReadString(ref reader, fields.Name, out name, out rejection);
             }
             else if (prop.SequenceEqual("category"u8) || prop.SequenceEqual("item_category"u8))
             {
-                ok = ReadString(ref reader, field + ".category", out category, out rejection);
+                ok = ReadString(ref reader, fields.Category, out category, out rejection);
             }
             else if (prop.SequenceEqual("brand"u8) || prop.SequenceEqual("item_brand"u8))
             {
-                ok = ReadString(ref reader, field + ".brand", out brand, out rejection);
+                ok = ReadString(ref reader, fields.Brand, out brand, out rejection);
             }
             else if (prop.SequenceEqual("currency"u8))
             {
-                ok = ReadString(ref reader, field + ".currency", out currency, out rejection);
+                ok = ReadString(ref reader, fields.Currency, out currency, out rejection);
             }
             else if (prop.SequenceEqual("price"u8))
             {
-                ok = ReadMoney(ref reader, field + ".price", out price, out rejection);
+                ok = ReadMoney(ref reader, fields.Price, out price, out rejection);
             }
             else if (prop.SequenceEqual("quantity"u8))
             {
-                ok = ReadCount(ref reader, field + ".quantity", 1, _limits.MaxQuantity, out int? q, out rejection);
+                ok = ReadCount(ref reader, fields.Quantity, 1, _limits.MaxQuantity, out int? q, out rejection);
                 quantity = q ?? 1;
             }
             else if (prop.SequenceEqual("replenish_days"u8))
             {
-                ok = ReadCount(ref reader, field + ".replenish_days", 1, 3650, out replenishDays, out rejection);
+                ok = ReadCount(ref reader, fields.ReplenishDays, 1, 3650, out replenishDays, out rejection);
             }
             else
             {

@@ -234,7 +234,7 @@ public sealed class SessionEngine
                 Counters.Fired[(int)t]++;
                 var trigger = CreateTrigger(s, t, deadline);
                 output.Add(trigger);
-                Decide(s, new DecisionRecord(t, DecisionOutcome.Emitted, DecisionReason.None, deadline, trigger.DetectedAtMs, SessionState.None));
+                Decide(s, new DecisionRecord(t, DecisionOutcome.Emitted, DecisionReason.None, deadline, trigger.DetectedAtMs, SessionState.None), trigger.Id);
             }
             else
             {
@@ -250,10 +250,14 @@ public sealed class SessionEngine
         _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
     }
 
-    private void Decide(SessionState s, DecisionRecord decision)
+    private void Decide(SessionState s, DecisionRecord decision, string? triggerId = null)
     {
         s.AddDecision(decision, _rules.DecisionHistory);
-        _decisions?.Add(decision.ToDecision(s.SessionId));
+        if (_decisions is not null)
+        {
+            var d = decision.ToDecision(s.SessionId, triggerId);
+            _decisions.Add(d);
+        }
     }
 
     private void MarkDirty(SessionState s)

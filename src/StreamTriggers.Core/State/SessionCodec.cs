@@ -36,11 +36,22 @@ public static class SessionCodec
         Decisions = 4096,
     }
 
+    // One scratch buffer per thread: a commit encodes thousands of sessions, each needing only its final array.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _scratch;
+
     public static byte[] Encode(SessionState s)
     {
-        var buffer = new ArrayBufferWriter<byte>(64);
+        var buffer = _scratch ??= new ArrayBufferWriter<byte>(256);
+        buffer.ResetWrittenCount();
         Encode(s, buffer);
-        return buffer.WrittenSpan.ToArray();
+        byte[] result = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 64 * 1024)
+        {
+            _scratch = null; // an outsized session does not pin a large buffer to the thread
+        }
+
+        return result;
     }
 
     public static void Encode(SessionState s, IBufferWriter<byte> output)

@@ -33,8 +33,10 @@ public enum DecisionReason : byte
 /// <param name="RelatedMs">For a cooldown, the deadline at which the type last fired; otherwise <see cref="Sessions.SessionState.None"/>.</param>
 public readonly record struct DecisionRecord(TriggerType Type, DecisionOutcome Outcome, DecisionReason Reason, long DeadlineMs, long DecidedAtMs, long RelatedMs)
 {
-    public TriggerDecision ToDecision(string sessionId) => new(
-        TriggerId.Create(Type, sessionId, DeadlineMs), Type, sessionId, DeadlineMs, DecidedAtMs, Outcome,
+    /// <param name="sessionId">The session it was made for.</param>
+    /// <param name="triggerId">The trigger's id when the caller has it already (it is derived otherwise).</param>
+    public TriggerDecision ToDecision(string sessionId, string? triggerId = null) => new(
+        triggerId ?? TriggerId.Create(Type, sessionId, DeadlineMs), Type, sessionId, DeadlineMs, DecidedAtMs, Outcome,
         Reason == DecisionReason.None ? null : TriggerDecision.ReasonName(Reason),
         Reason == DecisionReason.Cooldown ? $"{TriggerTypes.Name(Type)} last fired for this session at {Time.UnixTime.Format(RelatedMs)}, within the cooldown" : null);
 }
