@@ -15,6 +15,7 @@ internal sealed class CompareResult
     public double NaivePerSecond { get; set; }
     public long NaiveEvents { get; set; }
     public double StreamTriggersPerSecond { get; set; }
+    public double MeanBatchSize { get; set; }
     public double? RedisBytesPerIdleSession { get; set; }
 
     public double VsRaw => RawPerSecond == 0 ? 0 : StreamTriggersPerSecond / RawPerSecond;
@@ -28,6 +29,7 @@ internal sealed class CompareResult
         naive_events_per_s = Math.Round(NaivePerSecond),
         naive_events = NaiveEvents,
         streamtriggers_events_per_s = Math.Round(StreamTriggersPerSecond),
+        streamtriggers_mean_batch = Math.Round(MeanBatchSize, 1),
         streamtriggers_vs_raw = Math.Round(VsRaw, 3),
         streamtriggers_vs_naive = Math.Round(VsNaive, 1),
         redis_bytes_per_idle_session = RedisBytesPerIdleSession is { } b ? Math.Round(b) : (double?)null,
@@ -36,7 +38,7 @@ internal sealed class CompareResult
     public string Lines() => string.Create(CultureInfo.InvariantCulture, $"""
         raw consumer (reads only, the ceiling)   {RawPerSecond,12:N0} events/s
         naive (one Redis GET + SET per event)    {NaivePerSecond,12:N0} events/s   ({NaiveEvents:N0} events in its time box)
-        StreamTriggers (durable Redis state)     {StreamTriggersPerSecond,12:N0} events/s
+        StreamTriggers (durable Redis state)     {StreamTriggersPerSecond,12:N0} events/s   (mean batch {MeanBatchSize:N0} messages)
         StreamTriggers / raw                     {VsRaw,12:0.000} x   (target >= 0.3)
         StreamTriggers / naive                   {VsNaive,12:0.0} x   (target >= 10)
         """);
@@ -108,6 +110,7 @@ internal static class CompareRun
 
         var elapsed = clock.Elapsed - (first ?? TimeSpan.Zero);
         result.StreamTriggersPerSecond = stats.Events / Math.Max(0.001, elapsed.TotalSeconds);
+        result.MeanBatchSize = stats.Batches == 0 ? 0 : stats.Events / (double)stats.Batches;
 
         // Wait until every period has closed, then weigh what the sessions left in Redis.
         await Task.Delay(o.Gap + o.Lateness + TimeSpan.FromSeconds(2)).ConfigureAwait(false);
