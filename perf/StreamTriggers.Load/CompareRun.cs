@@ -72,18 +72,7 @@ internal static class CompareRun
             for (int i = 0; i < o.Events; i++)
             {
                 var (message, partition) = source.Next(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), out _);
-                while (true)
-                {
-                    try
-                    {
-                        producer.Produce(new TopicPartition(topic, partition), message);
-                        break;
-                    }
-                    catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                    {
-                        producer.Poll(TimeSpan.FromMilliseconds(5));
-                    }
-                }
+                TrafficSource.Send(producer, new TopicPartition(topic, partition), message);
             }
 
             producer.Flush(TimeSpan.FromSeconds(60));
@@ -123,16 +112,23 @@ internal static class CompareRun
         return result;
     }
 
-    private static double RawConsumer(string bootstrap, string topic, long events, Action<string> status)
+    // Each contestant reads the backlog from its start in a group of its own.
+    private static IConsumer<byte[], byte[]> Subscribe(string bootstrap, string topic, string contestant)
     {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
-            GroupId = "raw-" + Guid.NewGuid().ToString("N"),
+            GroupId = $"{contestant}-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
         }).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(topic);
+        return consumer;
+    }
+
+    private static double RawConsumer(string bootstrap, string topic, long events, Action<string> status)
+    {
+        using var consumer = Subscribe(bootstrap, topic, "raw");
         long n = 0;
         Stopwatch? clock = null;
         var until = DateTime.UtcNow.AddMinutes(5);
@@ -155,14 +151,7 @@ internal static class CompareRun
     {
         await using var redis = await ConnectionMultiplexer.ConnectAsync(redisConfiguration).ConfigureAwait(false);
         var db = redis.GetDatabase();
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrap,
-            GroupId = "naive-" + Guid.NewGuid().ToString("N"),
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = true,
-        }).SetLogHandler((_, _) => { }).Build();
-        consumer.Subscribe(topic);
+        using var consumer = Subscribe(bootstrap, topic, "naive");
         long n = 0;
         Stopwatch? clock = null;
         var box = TimeSpan.FromSeconds(o.NaiveSeconds);

@@ -17,8 +17,6 @@ public sealed class LatencyHistogram
 
     public double MaxMs { get; private set; }
 
-    public double MinMs { get; private set; } = double.MaxValue;
-
     public void Record(double ms)
     {
         if (ms < 0)
@@ -31,7 +29,6 @@ public sealed class LatencyHistogram
         _counts[Index(us)]++;
         Count++;
         MaxMs = Math.Max(MaxMs, ms);
-        MinMs = Math.Min(MinMs, ms);
     }
 
     public void Add(LatencyHistogram other)
@@ -44,7 +41,6 @@ public sealed class LatencyHistogram
         Count += other.Count;
         Negative += other.Negative;
         MaxMs = Math.Max(MaxMs, other.MaxMs);
-        MinMs = Math.Min(MinMs, other.MinMs);
     }
 
     /// <summary>The value at <paramref name="percentile"/> (0 to 100), in ms; the top bucket's value is the exact maximum.</summary>

@@ -134,18 +134,7 @@ internal static class LoadRun
                 for (long i = 0; i < n; i++)
                 {
                     var (message, partition) = source.Next(now, out var exp);
-                    while (true)
-                    {
-                        try
-                        {
-                            producer.Produce(new TopicPartition(o.InputTopic, partition), message);
-                            break;
-                        }
-                        catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
-                        {
-                            producer.Poll(TimeSpan.FromMilliseconds(5));
-                        }
-                    }
+                    TrafficSource.Send(producer, new TopicPartition(o.InputTopic, partition), message);
 
                     sent++;
                     if (exp is { } x)

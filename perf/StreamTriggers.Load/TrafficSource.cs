@@ -176,5 +176,22 @@ internal sealed class TrafficSource
         _open.Clear();
     }
 
+    /// <summary>Produces <paramref name="message"/>; while librdkafka's local queue is full, serves deliveries and retries.</summary>
+    public static void Send(IProducer<byte[], byte[]> producer, TopicPartition partition, Message<byte[], byte[]> message)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(partition, message);
+                return;
+            }
+            catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(5));
+            }
+        }
+    }
+
     private readonly record struct OpenSession(long LastMs, int Partition, int Views, bool Added, bool Checkout, bool Ordered);
 }

@@ -44,7 +44,9 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         _ttlMs = (long)retention.TotalMilliseconds;
     }
 
-    public string Tag(PartitionId partition) => $"{{{_prefix}:{_group}:{partition.Partition}}}";
+    public string Tag(PartitionId partition) => Tag(partition.Partition);
+
+    private string Tag(int partition) => $"{{{_prefix}:{_group}:{partition}}}";
 
     public RedisKey SessionKey(PartitionId partition, string sessionId) => $"{Tag(partition)}:s:{sessionId}";
 
@@ -145,26 +147,17 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
 
     public async Task<IReadOnlyList<int>> PartitionsAsync(CancellationToken cancellationToken)
     {
-        // Every claimed partition has an epoch key. SCAN each primary (a cluster spreads partitions over nodes).
+        // Every claimed partition has an epoch key.
         string pattern = $"{{{Escape(_prefix)}:{Escape(_group)}:*}}:epoch";
         int skip = $"{{{_prefix}:{_group}:".Length;
         var found = new SortedSet<int>();
-        foreach (var endpoint in _redis.GetEndPoints())
+        await foreach (var key in ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
         {
-            var server = _redis.GetServer(endpoint);
-            if (!server.IsConnected || server.IsReplica)
+            string k = key!;
+            int end = k.IndexOf('}', skip);
+            if (end > skip && int.TryParse(k.AsSpan(skip, end - skip), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p))
             {
-                continue;
-            }
-
-            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
-            {
-                string k = key!;
-                int end = k.IndexOf('}', skip);
-                if (end > skip && int.TryParse(k.AsSpan(skip, end - skip), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p))
-                {
-                    found.Add(p);
-                }
+                found.Add(p);
             }
         }
 
@@ -173,7 +166,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
 
     public async Task<StoredSession?> ReadSessionAsync(int partition, string sessionId, CancellationToken cancellationToken)
     {
-        string tag = $"{{{_prefix}:{_group}:{partition}}}";
+        string tag = Tag(partition);
         var db = _redis.GetDatabase();
         var state = db.StringGetAsync($"{tag}:s:{sessionId}");
         var ttl = db.KeyTimeToLiveAsync($"{tag}:s:{sessionId}");
@@ -194,10 +187,28 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     public async Task<IReadOnlyList<string>> CustomerSessionsAsync(int partition, string customer, CancellationToken cancellationToken)
     {
         // No index (it would cost more memory per session than the session): read the partition's sessions in pages.
-        string tag = $"{{{_prefix}:{_group}:{partition}}}";
+        string tag = Tag(partition);
         int skip = tag.Length + 3;
         var found = new List<string>();
         var db = _redis.GetDatabase();
+        var page = new List<RedisKey>(1000);
+        await foreach (var key in ScanAsync(Escape(tag) + ":s:*", cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(key);
+            if (page.Count == 1000)
+            {
+                await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
+                page.Clear();
+            }
+        }
+
+        await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
+        return [.. found.Order(StringComparer.Ordinal)];
+    }
+
+    // Keys matching a pattern on every primary: a cluster spreads the partitions' slots over its nodes.
+    private async IAsyncEnumerable<RedisKey> ScanAsync(string pattern, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         foreach (var endpoint in _redis.GetEndPoints())
         {
             var server = _redis.GetServer(endpoint);
@@ -206,21 +217,11 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
                 continue;
             }
 
-            var page = new List<RedisKey>(1000);
-            await foreach (var key in server.KeysAsync(pattern: Escape(tag) + ":s:*", pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
-                page.Add(key);
-                if (page.Count == 1000)
-                {
-                    await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
-                    page.Clear();
-                }
+                yield return key;
             }
-
-            await MatchAsync(db, page, customer, skip, found).ConfigureAwait(false);
         }
-
-        return [.. found.Order(StringComparer.Ordinal)];
     }
 
     private static async Task MatchAsync(IDatabase db, List<RedisKey> keys, string customer, int skip, List<string> found)

@@ -68,22 +68,28 @@ public sealed record TriggerDecision(
         _ => "deferred",
     };
 
-    /// <summary>One-line JSON: <c>{"trigger_id","type","session_id","deadline","decided_at","outcome","reason","detail"}</c>.</summary>
+    /// <summary>Writes <c>{"trigger_id","type","session_id","deadline","decided_at","outcome","reason","detail"}</c>.</summary>
+    public void WriteTo(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("trigger_id", TriggerId);
+        w.WriteString("type", TriggerTypes.Name(Type));
+        w.WriteString("session_id", SessionId);
+        w.WriteString("deadline", Time.UnixTime.Format(DeadlineMs));
+        w.WriteString("decided_at", Time.UnixTime.Format(DecidedAtMs));
+        w.WriteString("outcome", OutcomeName(Outcome));
+        if (Reason is not null) w.WriteString("reason", Reason);
+        if (Detail is not null) w.WriteString("detail", Detail);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The same as one line of JSON.</summary>
     public string ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
         {
-            w.WriteStartObject();
-            w.WriteString("trigger_id", TriggerId);
-            w.WriteString("type", TriggerTypes.Name(Type));
-            w.WriteString("session_id", SessionId);
-            w.WriteString("deadline", Time.UnixTime.Format(DeadlineMs));
-            w.WriteString("decided_at", Time.UnixTime.Format(DecidedAtMs));
-            w.WriteString("outcome", OutcomeName(Outcome));
-            if (Reason is not null) w.WriteString("reason", Reason);
-            if (Detail is not null) w.WriteString("detail", Detail);
-            w.WriteEndObject();
+            WriteTo(w);
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);

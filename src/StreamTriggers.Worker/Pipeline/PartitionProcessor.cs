@@ -74,7 +74,8 @@ internal sealed partial class PartitionProcessor : IDisposable
         _stats = stats;
         _storeOffset = storeOffset;
         _decoder = new JsonEventDecoder(limits);
-        _engine = new SessionEngine(rules, trackChanges: true, recordDecisions: true);
+        // Decisions are kept in each session's state regardless; the list of them per batch only feeds the debug log.
+        _engine = new SessionEngine(rules, trackChanges: true, recordDecisions: logger.IsEnabled(LogLevel.Debug));
         _latenessMs = (long)rules.AllowedLateness.TotalMilliseconds;
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
         _input = Channel.CreateBounded<InputItem>(new BoundedChannelOptions(options.PartitionQueueCapacity)
@@ -350,7 +351,7 @@ internal sealed partial class PartitionProcessor : IDisposable
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
         }
 
-        // What fired or was held back, and why (for the debug log; the sessions keep their own history for 'inspect').
+        // What fired or was held back, and why (recorded only for the debug log).
         var decisions = new List<TriggerDecision>();
         _engine.TakeDecisions(decisions);
 

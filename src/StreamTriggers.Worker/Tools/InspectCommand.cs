@@ -261,8 +261,7 @@ internal static class InspectCommand
             w.WriteStartArray("decisions");
             foreach (var d in report.Decisions)
             {
-                using var doc = JsonDocument.Parse(d.ToJson());
-                doc.RootElement.WriteTo(w);
+                d.WriteTo(w);
             }
 
             w.WriteEndArray();
