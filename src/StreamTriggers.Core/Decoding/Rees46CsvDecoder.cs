@@ -128,13 +128,16 @@ public sealed class Rees46CsvDecoder
             return false;
         }
 
+        string sessionId = Encoding.UTF8.GetString(session);
         ev = new TrackerEvent
         {
             Type = type,
             TimestampMs = ms,
-            SessionId = Encoding.UTF8.GetString(session),
+            SessionId = sessionId,
             UserId = NullIfEmpty(line[cols[7]]),
             Products = products,
+            // The dataset's own rule: the purchase rows of one session make up one order.
+            OrderId = type == EventType.OrderCompleted ? sessionId : null,
             OrderTotal = type == EventType.OrderCompleted ? price : null,
         };
         rejection = default;

@@ -11,6 +11,9 @@ public sealed class EngineCounters
     public long SessionsExpired;
     public long PeriodsClosed;
     public long CartAddsDropped;
+
+    /// <summary>Cart or checkout triggers fired again because their anonymous session was identified.</summary>
+    public long Refired;
     public readonly long[] Fired = new long[TriggerTypes.Count];
     public readonly long[] SuppressedByCooldown = new long[TriggerTypes.Count];
 

@@ -1,3 +1,4 @@
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Timers;
 using StreamTriggers.Triggers;
@@ -25,7 +26,7 @@ namespace StreamTriggers.Sessions;
 /// distinct products viewed in the period). A match on cooldown suppresses the deadline's trigger; it does not fall
 /// through to the next rule.
 /// </remarks>
-public sealed class SessionEngine
+public sealed partial class SessionEngine
 {
     private readonly RulesOptions _rules;
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
@@ -35,15 +36,24 @@ public sealed class SessionEngine
 
     private readonly bool _trackChanges;
     private readonly List<TriggerDecision>? _decisions;
+    private readonly List<CustomerSignal>? _signals;
+    private readonly long _refireMs;
 
     /// <param name="rules">The session rules.</param>
     /// <param name="trackChanges">Record changed sessions for <see cref="TakeDirty"/> (the live worker persists them; replay does not).</param>
     /// <param name="recordDecisions">Record a <see cref="TriggerDecision"/> for every matched trigger, sent or not, for <see cref="TakeDecisions"/>.</param>
-    public SessionEngine(RulesOptions rules, bool trackChanges = false, bool recordDecisions = false)
+    /// <param name="lifecycle">
+    /// When given and enabled, the engine also tells the customer engine what happened, as <see cref="CustomerSignal"/>s
+    /// for <see cref="TakeSignals"/>: its triggers as candidates for the sending policy, orders, sign-ups, consent,
+    /// identity, activity, and a cart or checkout trigger again once an anonymous session is identified.
+    /// </param>
+    public SessionEngine(RulesOptions rules, bool trackChanges = false, bool recordDecisions = false, LifecycleOptions? lifecycle = null)
     {
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
         _decisions = recordDecisions ? [] : null;
+        _signals = lifecycle is { Enabled: true } ? [] : null;
+        _refireMs = lifecycle?.RefireMs ?? 0;
     }
 
     public RulesOptions Rules => _rules;
@@ -109,6 +119,16 @@ public sealed class SessionEngine
         }
     }
 
+    /// <summary>Hands out the customer signals since the last call, in the order they happened (needs <c>lifecycle</c>).</summary>
+    public void TakeSignals(List<CustomerSignal> into)
+    {
+        if (_signals is not null)
+        {
+            into.AddRange(_signals);
+            _signals.Clear();
+        }
+    }
+
     /// <summary>Drops a clean session from memory (it is durable elsewhere); its timer goes with it.</summary>
     public void Evict(SessionState s)
     {
@@ -165,7 +185,17 @@ public sealed class SessionEngine
 
         s.LastActivityMs = Math.Max(s.LastActivityMs, ev.TimestampMs);
         s.PeriodEvents++;
-        ApplyEffect(s, ev);
+        if (_signals is null)
+        {
+            ApplyEffect(s, ev);
+        }
+        else
+        {
+            string? keyBefore = s.UserId is null && s.Email is null ? null : CustomerKeys.For(s.UserId, s.Email, s.SessionId);
+            var orderLines = ev.Type == EventType.OrderCompleted && ev.Products.Count == 0 ? s.Cart.ToArray() : null;
+            ApplyEffect(s, ev);
+            Signal(s, ev, keyBefore, orderLines ?? ev.Products);
+        }
 
         s.PendingDeadlineMs = s.LastActivityMs + _rules.GapMs;
         if (s.PendingDeadlineMs <= _now)
@@ -234,6 +264,10 @@ public sealed class SessionEngine
                 Counters.Fired[(int)t]++;
                 var trigger = CreateTrigger(s, t, deadline);
                 output.Add(trigger);
+                if (_signals is not null)
+                {
+                    Candidate(s, trigger, deadline);
+                }
                 Decide(s, new DecisionRecord(t, DecisionOutcome.Emitted, DecisionReason.None, deadline, trigger.DetectedAtMs, SessionState.None), trigger.Id);
             }
             else
@@ -241,6 +275,11 @@ public sealed class SessionEngine
                 Counters.SuppressedByCooldown[(int)t]++;
                 Decide(s, new DecisionRecord(t, DecisionOutcome.Suppressed, DecisionReason.Cooldown, deadline, Math.Max(_now, deadline), last));
             }
+        }
+
+        if (_signals is not null && type is null && (s.UserId is not null || s.Email is not null))
+        {
+            _signals.Add(NewSignal(s, SignalKind.Activity, s.LastActivityMs));
         }
 
         Counters.PeriodsClosed++;
@@ -284,7 +323,7 @@ public sealed class SessionEngine
         return null;
     }
 
-    private Trigger CreateTrigger(SessionState s, TriggerType type, long deadline)
+    private Trigger CreateTrigger(SessionState s, TriggerType type, long deadline, string? id = null, string? refireOf = null)
     {
         string? currency = null;
         foreach (var line in s.Cart)
@@ -294,7 +333,8 @@ public sealed class SessionEngine
 
         return new Trigger
         {
-            Id = TriggerId.Create(type, s.SessionId, deadline),
+            Id = id ?? TriggerId.Create(type, s.SessionId, deadline),
+            RefireOf = refireOf,
             Type = type,
             SessionId = s.SessionId,
             UserId = s.UserId,
@@ -316,6 +356,11 @@ public sealed class SessionEngine
         if (ev.UserId is not null || ev.Email is not null)
         {
             s.SetIdentity(ev.UserId, ev.Email);
+        }
+
+        if (ev.TimeZone is not null)
+        {
+            s.TimeZone = ev.TimeZone;
         }
 
         switch (ev.Type)

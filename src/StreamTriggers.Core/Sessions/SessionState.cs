@@ -27,6 +27,12 @@ public sealed class SessionState
     public string? UserId { get; internal set; }
     public string? Email { get; internal set; }
 
+    /// <summary>The newest IANA time zone the session's events gave (<c>context.timezone</c>).</summary>
+    public string? TimeZone { get; internal set; }
+
+    /// <summary>Cart and checkout triggers that fired while the session was anonymous, and whether one fired again with identity.</summary>
+    internal AnonymousFlags Anonymous { get; set; }
+
     /// <summary>Greatest event time seen for the session, Unix ms.</summary>
     public long LastActivityMs { get; internal set; } = None;
 
@@ -94,6 +100,15 @@ public sealed class SessionState
     }
 
     internal void RestoreDecision(DecisionRecord decision) => (_decisions ??= new List<DecisionRecord>(2)).Add(decision);
+
+    [Flags]
+    internal enum AnonymousFlags : byte
+    {
+        None = 0,
+        CartFired = 1,
+        CheckoutFired = 2,
+        Refired = 4,
+    }
 
     internal void SetIdentity(string? userId, string? email)
     {

@@ -14,8 +14,8 @@ namespace StreamTriggers.State;
 /// </summary>
 public static class SessionCodec
 {
-    // 2 added the decision history; version 1 state (no history) is still read.
-    private const byte Version = 2;
+    // 2 added the decision history, 3 the time zone and anonymous-trigger flags; older versions are still read.
+    private const byte Version = 3;
 
     [Flags]
     private enum Parts : ushort
@@ -34,6 +34,8 @@ public static class SessionCodec
         Viewed = 1024,
         Cart = 2048,
         Decisions = 4096,
+        TimeZone = 8192,
+        Anonymous = 16384,
     }
 
     // One scratch buffer per thread: a commit encodes thousands of sessions, each needing only its final array.
@@ -56,7 +58,7 @@ public static class SessionCodec
 
     public static void Encode(SessionState s, IBufferWriter<byte> output)
     {
-        var w = new Writer(output);
+        var w = new StateWriter(output);
         var parts = Parts.None;
         if (s.HasOpenPeriod) parts |= Parts.OpenPeriod;
         if (s.PeriodAddedToCart) parts |= Parts.AddedToCart;
@@ -71,6 +73,8 @@ public static class SessionCodec
         if (s.Viewed.Count > 0) parts |= Parts.Viewed;
         if (s.Cart.Count > 0) parts |= Parts.Cart;
         if (s.Decisions.Count > 0) parts |= Parts.Decisions;
+        if (s.TimeZone is not null) parts |= Parts.TimeZone;
+        if (s.Anonymous != SessionState.AnonymousFlags.None) parts |= Parts.Anonymous;
 
         w.Byte(Version);
         w.UVarint((ushort)parts);
@@ -120,6 +124,9 @@ public static class SessionCodec
                 w.Varint(d.RelatedMs == SessionState.None ? 0 : d.DeadlineMs - d.RelatedMs);
             }
         }
+
+        if (parts.HasFlag(Parts.TimeZone)) w.String(s.TimeZone);
+        if (parts.HasFlag(Parts.Anonymous)) w.Byte((byte)s.Anonymous);
     }
 
     /// <summary>Whether the encoded session carries <paramref name="customer"/> as its user id or email (false for unreadable state).</summary>
@@ -139,9 +146,9 @@ public static class SessionCodec
     /// <summary>Decodes what <see cref="Encode(SessionState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
     public static SessionState Decode(string sessionId, ReadOnlySpan<byte> data, int maxEventIds)
     {
-        var r = new Reader(data);
+        var r = new StateReader(data);
         byte version = r.Byte();
-        if (version is not (1 or Version))
+        if (version is not (1 or 2 or Version))
         {
             throw new FormatException($"session state format version {version} is not supported (this worker reads {Version})");
         }
@@ -198,140 +205,14 @@ public static class SessionCodec
             }
         }
 
+        if (parts.HasFlag(Parts.TimeZone)) s.TimeZone = r.String();
+        if (parts.HasFlag(Parts.Anonymous)) s.Anonymous = (SessionState.AnonymousFlags)r.Byte();
+
         if (!r.AtEnd)
         {
             throw new FormatException("trailing bytes after session state");
         }
 
         return s;
-    }
-
-    private ref struct Writer(IBufferWriter<byte> output)
-    {
-        public void Byte(byte b)
-        {
-            output.GetSpan(1)[0] = b;
-            output.Advance(1);
-        }
-
-        public void UVarint(ulong v)
-        {
-            var span = output.GetSpan(10);
-            int i = 0;
-            while (v >= 0x80)
-            {
-                span[i++] = (byte)(v | 0x80);
-                v >>= 7;
-            }
-
-            span[i++] = (byte)v;
-            output.Advance(i);
-        }
-
-        public void Varint(long v) => UVarint((ulong)((v << 1) ^ (v >> 63)));
-
-        public void UInt64(ulong v)
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(output.GetSpan(8), v);
-            output.Advance(8);
-        }
-
-        // Length + 1, so 0 is null and 1 is the empty string.
-        public void String(string? s)
-        {
-            if (s is null)
-            {
-                UVarint(0);
-                return;
-            }
-
-            int n = Encoding.UTF8.GetByteCount(s);
-            UVarint((ulong)n + 1);
-            Encoding.UTF8.GetBytes(s, output.GetSpan(n));
-            output.Advance(n);
-        }
-
-        public void Product(ProductInfo p)
-        {
-            String(p.Id);
-            String(p.Sku);
-            String(p.Name);
-            String(p.Category);
-            String(p.Brand);
-            String(p.Currency);
-            String(p.Price?.ToString(CultureInfo.InvariantCulture));
-            UVarint((uint)p.Quantity);
-            UVarint((uint)(p.ReplenishDays ?? 0));
-        }
-    }
-
-    private ref struct Reader(ReadOnlySpan<byte> data)
-    {
-        private readonly ReadOnlySpan<byte> _data = data;
-        private int _at;
-
-        public readonly bool AtEnd => _at == _data.Length;
-
-        public byte Byte() => _at < _data.Length ? _data[_at++] : throw Truncated();
-
-        public ulong UVarint()
-        {
-            ulong v = 0;
-            for (int shift = 0; shift < 64; shift += 7)
-            {
-                byte b = Byte();
-                v |= (ulong)(b & 0x7F) << shift;
-                if (b < 0x80) return v;
-            }
-
-            throw new FormatException("varint too long");
-        }
-
-        public long Varint()
-        {
-            ulong v = UVarint();
-            return (long)(v >> 1) ^ -(long)(v & 1);
-        }
-
-        public ulong UInt64()
-        {
-            if (_at + 8 > _data.Length) throw Truncated();
-            ulong v = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_data[_at..]);
-            _at += 8;
-            return v;
-        }
-
-        public string? String()
-        {
-            ulong n = UVarint();
-            if (n == 0) return null;
-            int len = checked((int)(n - 1));
-            if (_at + len > _data.Length) throw Truncated();
-            string s = Encoding.UTF8.GetString(_data.Slice(_at, len));
-            _at += len;
-            return s;
-        }
-
-        public ProductInfo Product()
-        {
-            string id = String() ?? throw new FormatException("product without id");
-            string? sku = String(), name = String(), category = String(), brand = String(), currency = String(), price = String();
-            int quantity = (int)UVarint();
-            int replenish = (int)UVarint();
-            return new ProductInfo
-            {
-                Id = id,
-                Sku = sku,
-                Name = name,
-                Category = category,
-                Brand = brand,
-                Currency = currency,
-                Price = price is null ? null : decimal.Parse(price, NumberStyles.Number, CultureInfo.InvariantCulture),
-                Quantity = quantity,
-                ReplenishDays = replenish == 0 ? null : replenish,
-            };
-        }
-
-        private static FormatException Truncated() => new("session state is truncated");
     }
 }

@@ -8,4 +8,7 @@ public enum TimerKind : byte
 
     /// <summary>A closed session's retention ends: its state is dropped.</summary>
     SessionExpiry = 2,
+
+    /// <summary>A customer's earliest long timer (held trigger, reminder, cross-sell, replenishment, win-back, segment, expiry).</summary>
+    CustomerDue = 3,
 }

@@ -19,6 +19,21 @@ public enum DecisionReason : byte
 
     /// <summary>The session fired the same type within the cooldown.</summary>
     Cooldown = 1,
+
+    /// <summary>The customer unsubscribed and has not subscribed again.</summary>
+    Consent = 2,
+
+    /// <summary>The customer was sent a trigger of the same cap family within the family's window.</summary>
+    FrequencyCap = 3,
+
+    /// <summary>Due in the customer's quiet hours: held (deferred) until they end.</summary>
+    QuietHours = 4,
+
+    /// <summary>A higher-priority trigger for the same customer went out at the same time.</summary>
+    Priority = 5,
+
+    /// <summary>The customer ordered before a held-back abandonment trigger or reminder went out.</summary>
+    Converted = 6,
 }
 
 /// <summary>
@@ -53,11 +68,18 @@ public sealed record TriggerDecision(
     long DecidedAtMs,
     DecisionOutcome Outcome,
     string? Reason = null,
-    string? Detail = null)
+    string? Detail = null,
+    string? Subject = null,
+    long? ReleaseAtMs = null)
 {
     public static string ReasonName(DecisionReason reason) => reason switch
     {
         DecisionReason.Cooldown => "cooldown",
+        DecisionReason.Consent => "consent",
+        DecisionReason.FrequencyCap => "frequency_cap",
+        DecisionReason.QuietHours => "quiet_hours",
+        DecisionReason.Priority => "priority",
+        DecisionReason.Converted => "converted",
         _ => "none",
     };
 
@@ -68,7 +90,7 @@ public sealed record TriggerDecision(
         _ => "deferred",
     };
 
-    /// <summary>Writes <c>{"trigger_id","type","session_id","deadline","decided_at","outcome","reason","detail"}</c>.</summary>
+    /// <summary>Writes <c>{"trigger_id","type","session_id","deadline","decided_at","outcome","reason","detail","customer","release_at"}</c> (absent parts left out).</summary>
     public void WriteTo(Utf8JsonWriter w)
     {
         w.WriteStartObject();
@@ -80,6 +102,8 @@ public sealed record TriggerDecision(
         w.WriteString("outcome", OutcomeName(Outcome));
         if (Reason is not null) w.WriteString("reason", Reason);
         if (Detail is not null) w.WriteString("detail", Detail);
+        if (Subject is not null) w.WriteString("customer", Subject);
+        if (ReleaseAtMs is { } release) w.WriteString("release_at", Time.UnixTime.Format(release));
         w.WriteEndObject();
     }
 

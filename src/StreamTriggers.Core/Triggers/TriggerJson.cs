@@ -29,15 +29,54 @@ public static class TriggerJson
         WriteStringOrNull(w, "email"u8, t.Email);
         WriteTime(w, "deadline"u8, t.DeadlineMs);
         WriteTime(w, "detected_at"u8, t.DetectedAtMs);
-        WriteTime(w, "last_activity"u8, t.LastActivityMs);
-        WriteTime(w, "period_start"u8, t.PeriodStartMs);
+        WriteTimeOrNull(w, "last_activity"u8, t.LastActivityMs);
+        WriteTimeOrNull(w, "period_start"u8, t.PeriodStartMs);
         w.WriteNumber("period_events"u8, t.PeriodEvents);
 
         WriteProducts(w, "cart"u8, t.Cart, withQuantity: true);
         w.WriteNumber("cart_value"u8, t.CartValue);
         WriteStringOrNull(w, "currency"u8, t.Currency);
         WriteProducts(w, "products_viewed"u8, t.ProductsViewed, withQuantity: false);
+        WriteLifecycle(w, t);
         w.WriteEndObject();
+    }
+
+    // Customer and lifecycle context, written only when present: with customer state off (replay --lifecycle off)
+    // the object is exactly the session-only contract.
+    private static void WriteLifecycle(Utf8JsonWriter w, Trigger t)
+    {
+        if (t.Segment is not null)
+        {
+            w.WriteString("segment"u8, t.Segment);
+        }
+
+        if (t.LifetimeValue is { } clv)
+        {
+            w.WriteNumber("lifetime_value"u8, clv);
+        }
+
+        if (t.PreviousSegment is not null)
+        {
+            w.WriteString("previous_segment"u8, t.PreviousSegment);
+        }
+
+        if (t.ProductsBought.Count > 0)
+        {
+            WriteProducts(w, "products_bought"u8, t.ProductsBought, withQuantity: true);
+        }
+
+        WriteIfPresent(w, "order_id"u8, t.OrderId);
+        WriteIfPresent(w, "revoked_trigger_id"u8, t.RevokedTriggerId);
+        if (t.RevokedType is { } revoked)
+        {
+            w.WriteString("revoked_type"u8, TriggerTypes.Name(revoked));
+        }
+
+        WriteIfPresent(w, "refire_of"u8, t.RefireOf);
+        if (t.ReleasedAtMs is { } released)
+        {
+            WriteTime(w, "released_at"u8, released);
+        }
     }
 
     /// <summary>An array of products as in a trigger's <c>cart</c> (with quantities) or <c>products_viewed</c>.</summary>
@@ -57,6 +96,18 @@ public static class TriggerJson
         Span<byte> buffer = stackalloc byte[24];
         UnixTime.Format(unixMs, buffer);
         w.WriteString(name, buffer);
+    }
+
+    private static void WriteTimeOrNull(Utf8JsonWriter w, ReadOnlySpan<byte> name, long unixMs)
+    {
+        if (unixMs == Trigger.NoTime)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            WriteTime(w, name, unixMs);
+        }
     }
 
     private static void WriteProduct(Utf8JsonWriter w, ProductInfo p, bool withQuantity)

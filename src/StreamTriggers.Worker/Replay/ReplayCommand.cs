@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 using StreamTriggers.Worker.Cli;
@@ -16,6 +18,12 @@ internal static class ReplayCommand
           --format auto|jsonl|rees46  input format (default auto: by file name, else by the first line)
           --output PATH|-           where triggers go (default '-', stdout)
           --dead-letter PATH        write rejected lines with their reason here (JSON lines)
+          --audit PATH              write every trigger held back (suppressed or deferred) with its reason (JSON lines)
+          --lifecycle on|off        customer state, lifecycle triggers and the sending policy (default on);
+                                    off: the session triggers only, each as soon as it fires
+          --config PATH             a JSON file with the worker's StreamTriggers:Rules, :Lifecycle and :Policy
+                                    sections (delays, replenishment table, segments, caps, quiet hours); flags win
+          --quiet-hours HH:MM-HH:MM|off  quiet hours in the customer's time zone (default 21:00-08:00)
           --gap DURATION            inactivity gap that ends a session period (default 30m)
           --browse-min-products N   distinct products viewed for browse_abandoned (default 2)
           --cooldown DURATION       a session fires a trigger type at most once per this (default 24h)
@@ -35,13 +43,31 @@ internal static class ReplayCommand
     public static ReplayOptions Parse(IEnumerable<string> args)
     {
         var cl = new CommandLine(args, Flags);
-        var defaults = new RulesOptions();
+        var configuration = cl.String("config") is { } configPath ? LoadConfig(configPath) : null;
+        var defaults = configuration?.GetSection(RulesOptions.SectionName).Get<RulesOptions>() ?? new RulesOptions();
+        var lifecycle = configuration?.GetSection(LifecycleOptions.SectionName).Get<LifecycleOptions>() ?? new LifecycleOptions();
+        var policy = configuration?.GetSection(PolicyOptions.SectionName).Get<PolicyOptions>() ?? new PolicyOptions();
+        if (cl.String("lifecycle") is { } mode)
+        {
+            lifecycle.Enabled = mode switch
+            {
+                "on" => true,
+                "off" => false,
+                _ => throw new UsageException($"--lifecycle is '{mode}'; it must be on or off"),
+            };
+        }
+
+        if (cl.String("quiet-hours") is { } quiet)
+        {
+            (policy.QuietHoursStart, policy.QuietHoursEnd) = ParseQuietHours(quiet);
+        }
+
         var rules = new RulesOptions
         {
             Gap = cl.Duration("gap", defaults.Gap),
             BrowseMinProducts = cl.Int("browse-min-products", defaults.BrowseMinProducts, 1, 1000),
             Cooldown = cl.Duration("cooldown", defaults.Cooldown),
-            AllowedLateness = cl.Duration("lateness", TimeSpan.Zero),
+            AllowedLateness = cl.Duration("lateness", defaults.AllowedLateness),
             SessionRetention = cl.Duration("retention", defaults.SessionRetention),
         };
         var d = new DecoderLimits();
@@ -57,10 +83,13 @@ internal static class ReplayCommand
             Format = LineDecoder.Parse(cl.String("format")),
             Output = cl.String("output", "-")!,
             DeadLetter = cl.String("dead-letter"),
+            Audit = cl.String("audit"),
             Flush = cl.Has("flush"),
             Progress = !cl.Has("no-progress"),
             Rules = rules,
             Limits = limits,
+            Lifecycle = lifecycle,
+            Policy = policy,
         };
         cl.EnsureAllUsed();
 
@@ -71,7 +100,32 @@ internal static class ReplayCommand
             .Replace("replay:Cooldown", "--cooldown", StringComparison.Ordinal)
             .Replace("replay:AllowedLateness", "--lateness", StringComparison.Ordinal)
             .Replace("replay:SessionRetention", "--retention", StringComparison.Ordinal)).ToList();
+        errors.AddRange(lifecycle.Validate());
+        errors.AddRange(policy.Validate());
         return errors.Count == 0 ? options : throw new UsageException(string.Join(Environment.NewLine, errors));
+    }
+
+    private static IConfiguration LoadConfig(string path) =>
+        File.Exists(path)
+            ? new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(path), optional: false).Build()
+            : throw new UsageException($"--config: no file at '{path}'");
+
+    private static (TimeOnly Start, TimeOnly End) ParseQuietHours(string value)
+    {
+        if (value == "off")
+        {
+            return (TimeOnly.MinValue, TimeOnly.MinValue);
+        }
+
+        var parts = value.Split('-');
+        if (parts.Length == 2
+            && TimeOnly.TryParseExact(parts[0], "HH:mm", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var start)
+            && TimeOnly.TryParseExact(parts[1], "HH:mm", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var end))
+        {
+            return (start, end);
+        }
+
+        throw new UsageException($"--quiet-hours is '{value}'; it must be HH:MM-HH:MM (for example 21:00-08:00) or off");
     }
 
     public static int Run(IEnumerable<string> args)

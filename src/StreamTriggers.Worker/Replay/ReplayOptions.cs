@@ -1,3 +1,4 @@
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 
@@ -17,6 +18,9 @@ internal sealed class ReplayOptions
     /// <summary>Optional path for rejected input lines with their reason.</summary>
     public string? DeadLetter { get; init; }
 
+    /// <summary>Optional path for the audit: every trigger held back (suppressed or deferred) with its reason, as JSON lines.</summary>
+    public string? Audit { get; init; }
+
     public bool Flush { get; init; }
 
     /// <summary>Show a live progress line on stderr (when it is a terminal).</summary>
@@ -25,4 +29,9 @@ internal sealed class ReplayOptions
     public RulesOptions Rules { get; init; } = new();
 
     public DecoderLimits Limits { get; init; } = new();
+
+    /// <summary>Customer state, lifecycle triggers and the sending policy (<see cref="LifecycleOptions.Enabled"/> false: session triggers only).</summary>
+    public LifecycleOptions Lifecycle { get; init; } = new();
+
+    public PolicyOptions Policy { get; init; } = new();
 }

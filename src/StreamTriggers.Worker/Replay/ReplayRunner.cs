@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 using StreamTriggers.Triggers;
@@ -26,23 +27,27 @@ internal sealed class ReplayRunner
         using var input = OpenInput(_options.Input);
         using var output = OpenOutput(_options.Output);
         using var deadLetter = _options.DeadLetter is null ? null : OpenOutput(_options.DeadLetter);
+        using var audit = _options.Audit is null ? null : OpenOutput(_options.Audit);
         long? totalBytes = _options.Input != "-" && !_options.Input.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
             ? new FileInfo(_options.Input).Length
             : null;
         using var progress = _options.Progress ? ProgressLine.StartIfTerminal(totalBytes) : null;
-        return Run(input, output, deadLetter, progress);
+        return Run(input, output, deadLetter, progress, audit);
     }
 
     /// <summary>
     /// Two stages on two threads: reading and decoding lines, then the engine and the output. Decoded batches go
     /// through a small bounded channel in order, so the output is the same as a single-threaded run, byte for byte.
     /// </summary>
-    public ReplayResult Run(Stream input, Stream output, Stream? deadLetter, ProgressLine? progress = null)
+    public ReplayResult Run(Stream input, Stream output, Stream? deadLetter, ProgressLine? progress = null, Stream? audit = null)
     {
         var stopwatch = Stopwatch.StartNew();
-        var engine = new SessionEngine(_options.Rules);
-        var driver = new EventTimeDriver(engine);
-        var result = new ReplayResult { Engine = engine.Counters };
+        // With the lifecycle on, session triggers go through the customer engine's policy; off, straight out.
+        var lifecycle = _options.Lifecycle.Enabled ? new LifecycleDriver(_options.Rules, _options.Lifecycle, _options.Policy) : null;
+        var engine = lifecycle?.Sessions ?? new SessionEngine(_options.Rules, recordDecisions: audit is not null);
+        var driver = lifecycle is null ? new EventTimeDriver(engine) : null;
+        var result = new ReplayResult { Engine = engine.Counters, Customers = lifecycle?.Customers.Counters };
+        var decisions = new List<TriggerDecision>();
         var reader = new LineReader(input, _options.Limits.MaxEventBytes);
         var triggers = new List<Trigger>();
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -110,13 +115,23 @@ internal sealed class ReplayRunner
                         continue;
                     }
 
-                    driver.Push(d.Event, triggers);
+                    if (lifecycle is not null)
+                    {
+                        lifecycle.Push(d.Event, triggers, decisions);
+                    }
+                    else
+                    {
+                        driver!.Push(d.Event, triggers);
+                    }
+
                     if (triggers.Count > 0)
                     {
                         Write(triggers, output, json, buffer);
                         result.TriggersWritten += triggers.Count;
                         triggers.Clear();
                     }
+
+                    WriteAudit(engine, decisions, audit, result, json, buffer);
                 }
 
                 progress?.Report(Volatile.Read(ref bytesRead), result.EventsRead, engine.Counters.TotalFired);
@@ -124,11 +139,26 @@ internal sealed class ReplayRunner
         }
 
         decoding.GetAwaiter().GetResult();
-        driver.Complete(_options.Flush, triggers);
+        if (lifecycle is not null)
+        {
+            lifecycle.Complete(_options.Flush, triggers, decisions);
+        }
+        else
+        {
+            driver!.Complete(_options.Flush, triggers);
+        }
+
         Write(triggers, output, json, buffer);
         result.TriggersWritten += triggers.Count;
+        WriteAudit(engine, decisions, audit, result, json, buffer);
         output.Flush();
         deadLetter?.Flush();
+        audit?.Flush();
+        if (lifecycle is not null)
+        {
+            result.CustomersAtEnd = lifecycle.Customers.CustomerCount;
+            result.CustomerTimersAtEnd = lifecycle.Customers.PendingTimers;
+        }
 
         result.Format = decoder?.Format ?? format;
         result.BytesRead = reader.BytesRead;
@@ -154,6 +184,40 @@ internal sealed class ReplayRunner
             buffer.ResetWrittenCount();
             json.Reset(buffer);
         }
+    }
+
+    // Held-back decisions: the lifecycle driver hands them over; without it, the session engine's cooldown ones.
+    private static void WriteAudit(SessionEngine engine, List<TriggerDecision> decisions, Stream? audit, ReplayResult result,
+        Utf8JsonWriter json, ArrayBufferWriter<byte> buffer)
+    {
+        if (audit is null)
+        {
+            decisions.Clear();
+            return;
+        }
+
+        // Without the lifecycle the session engine's own decisions are the audit (with it, the driver took them).
+        int start = decisions.Count;
+        engine.TakeDecisions(decisions);
+        if (decisions.Count > start)
+        {
+            var taken = decisions.GetRange(start, decisions.Count - start);
+            decisions.RemoveRange(start, taken.Count);
+            decisions.AddRange(taken.Where(d => d.Outcome != DecisionOutcome.Emitted));
+        }
+
+        foreach (var d in decisions)
+        {
+            d.WriteTo(json);
+            json.Flush();
+            buffer.Write("\n"u8);
+            audit.Write(buffer.WrittenSpan);
+            buffer.ResetWrittenCount();
+            json.Reset(buffer);
+        }
+
+        result.AuditWritten += decisions.Count;
+        decisions.Clear();
     }
 
     private static void Reject(ReplayResult result, Stream? deadLetter, long lineNumber, Rejection rejection,

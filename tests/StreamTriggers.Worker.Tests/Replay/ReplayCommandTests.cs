@@ -41,7 +41,7 @@ public class ReplayCommandTests
     [Fact]
     public void Executable_ReplaysTheSample_AndExitsZero()
     {
-        var (code, stdout, stderr) = RunCli("replay", "--input", Paths.Sample("clickstream.jsonl"), "--no-progress");
+        var (code, stdout, stderr) = RunCli("replay", "--input", Paths.Sample("clickstream.jsonl"), "--lifecycle", "off", "--no-progress");
 
         Assert.Equal(0, code);
         Assert.Equal(3, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);

@@ -24,6 +24,8 @@ public class ReplayRunnerTests
             Flush = flush,
             Progress = false,
             Rules = new RulesOptions { Gap = gap ?? TimeSpan.FromMinutes(30) },
+            // These tests hold the session rules to independent counts: the triggers as fired, before any policy.
+            Lifecycle = new Customers.LifecycleOptions { Enabled = false },
         };
         using var output = new MemoryStream();
         using var deadLetter = new MemoryStream();
@@ -165,7 +167,7 @@ public class ReplayRunnerTests
                 gz.Write(Encoding.UTF8.GetBytes("\uFEFF" + Rees46CsvDecoder.Header + "\r\n2019-10-01 00:00:00 UTC,cart,1,2,,,5.00,7,s1\r\n"));
             }
 
-            var options = new ReplayOptions { Input = path, Output = path + ".out", Flush = true, Progress = false };
+            var options = new ReplayOptions { Input = path, Output = path + ".out", Flush = true, Progress = false, Lifecycle = new Customers.LifecycleOptions { Enabled = false } };
             var result = new ReplayRunner(options).Run();
 
             Assert.Equal(InputFormat.Rees46, result.Format);
