@@ -144,11 +144,13 @@ public sealed partial class CustomerEngine
         output.Add(t);
         Record(c, t, DecisionOutcome.Emitted, DecisionReason.None, at, null, audit: null);
 
-        if (t.Type is TriggerType.CartAbandoned or TriggerType.CheckoutAbandoned)
+        if (t.Type is TriggerType.CartAbandoned or TriggerType.CheckoutAbandoned or TriggerType.CartAbandonedReminder)
         {
             // What an order may still revoke; older entries can no longer be revoked.
             c.OutstandingList.RemoveAll(s => s.DeadlineMs < at - _lifecycle.RevokeMs);
-            c.OutstandingList.Add(new SentTrigger(t.Id, t.Type, t.DeadlineMs, t.SessionId));
+            // A reminder is about the cart abandoned one reminder delay before it: an order since then makes it moot.
+            long from = t.Type == TriggerType.CartAbandonedReminder ? t.DeadlineMs - _lifecycle.ReminderMs : t.DeadlineMs;
+            c.OutstandingList.Add(new SentTrigger(t.Id, t.Type, from, t.DeadlineMs, t.SessionId));
         }
 
         if (t.Type == TriggerType.CartAbandoned && !c.IsAnonymous)

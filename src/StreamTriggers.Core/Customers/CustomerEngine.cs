@@ -418,7 +418,7 @@ public sealed partial class CustomerEngine
         for (int i = 0; i < c.OutstandingList.Count; i++)
         {
             var sent = c.OutstandingList[i];
-            if (orderMs < sent.DeadlineMs)
+            if (orderMs < sent.FromMs)
             {
                 continue;
             }
@@ -585,10 +585,14 @@ public sealed partial class CustomerEngine
         }
 
         var previous = c.Segment;
+        long since = c.SegmentSinceMs;
         c.Segment = segment;
-        if (previous == Segment.None)
+        c.SegmentSinceMs = atMs;
+        if (previous == Segment.None || since == atMs)
         {
-            return; // a customer's first segment is where they start, not a move
+            // A customer's first segment is where they start, not a move; nor is a second fact of the same event
+            // (identified and signed up at once).
+            return;
         }
 
         var t = new Trigger

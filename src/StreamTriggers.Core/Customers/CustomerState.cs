@@ -10,8 +10,11 @@ public sealed record BoughtProduct(ProductInfo Product, long LastBoughtMs, int? 
 /// <summary>A trigger the customer engine holds: released by quiet hours ending (<paramref name="Deferred"/>), or scheduled (reminder, cross-sell).</summary>
 public sealed record PendingTrigger(Trigger Trigger, long DueMs, bool Deferred);
 
-/// <summary>A cart or checkout trigger that went out and an order may still revoke.</summary>
-public readonly record struct SentTrigger(string Id, TriggerType Type, long DeadlineMs, string SessionId);
+/// <summary>
+/// A cart, checkout or reminder trigger that went out and an order may still revoke: an order at or after
+/// <paramref name="FromMs"/> (the abandonment it is about) and within the revoke window after <paramref name="DeadlineMs"/>.
+/// </summary>
+public readonly record struct SentTrigger(string Id, TriggerType Type, long FromMs, long DeadlineMs, string SessionId);
 
 /// <summary>
 /// Everything the customer engine knows about one customer (or one anonymous session's triggers): identity, orders,
@@ -69,6 +72,9 @@ public sealed class CustomerState
     public bool WelcomeSent { get; internal set; }
 
     public Segment Segment { get; internal set; }
+
+    /// <summary>When the customer entered <see cref="Segment"/>.</summary>
+    public long SegmentSinceMs { get; internal set; } = None;
 
     /// <summary>The last activity a win-back fired for (one per lapse), or <see cref="None"/>.</summary>
     public long WinBackForMs { get; internal set; } = None;

@@ -16,6 +16,7 @@ public sealed class LifecycleDriver
     private readonly List<Trigger> _sessionTriggers = [];
     private readonly List<CustomerSignal> _signals = [];
     private readonly List<TriggerDecision> _sessionDecisions = [];
+    private long _clock = long.MinValue;
 
     public LifecycleDriver(RulesOptions rules, LifecycleOptions lifecycle, PolicyOptions policy)
     {
@@ -45,6 +46,14 @@ public sealed class LifecycleDriver
         Step(output, audit);
     }
 
+    /// <summary>Moves the clock to <paramref name="nowMs"/> without an event (a test's fake clock; replay never needs it).</summary>
+    public void AdvanceTo(long nowMs, List<Trigger> output, List<TriggerDecision> audit)
+    {
+        Sessions.AdvanceTo(nowMs, _sessionTriggers);
+        _clock = Math.Max(_clock, nowMs);
+        Step(output, audit);
+    }
+
     private void Step(List<Trigger> output, List<TriggerDecision> audit)
     {
         // The session triggers travel as candidates inside the signals; only the policy decides what goes out.
@@ -60,8 +69,8 @@ public sealed class LifecycleDriver
 
         _sessionDecisions.Clear();
         Sessions.TakeSignals(_signals);
-        long watermark = _sessions.Watermark;
-        _customers.Apply(_signals, watermark == long.MinValue ? _customers.Now : watermark, output, audit);
+        _clock = Math.Max(_clock, _sessions.Watermark);
+        _customers.Apply(_signals, _clock, output, audit);
         _signals.Clear();
     }
 }
