@@ -24,20 +24,21 @@ public sealed partial class CustomerEngine
 
     private void FlushStep(List<Trigger> output, List<TriggerDecision> audit)
     {
-        // In the order customers first had a candidate this step: deterministic for the same input.
-        for (int i = 0; i < _stepOrder.Count; i++)
+        // In the order customers first had a candidate this step: deterministic for the same input. A customer may be
+        // listed twice (a fact flushed it, then it had another candidate); the second flush finds nothing.
+        var order = _stepOrder.ToArray();
+        _stepOrder.Clear();
+        foreach (var key in order)
         {
-            if (_customers.TryGetValue(_stepOrder[i], out var c))
+            if (_customers.TryGetValue(key, out var c))
             {
                 FlushCustomer(c, output, audit);
             }
             else
             {
-                _step[_stepOrder[i]].Clear();
+                _step.Remove(key);
             }
         }
-
-        _stepOrder.Clear();
     }
 
     private void FlushCustomer(CustomerState c, List<Trigger> output, List<TriggerDecision> audit)
@@ -48,8 +49,7 @@ public sealed partial class CustomerEngine
         }
 
         var candidates = list.ToArray();
-        list.Clear();
-        _stepOrder.Remove(c.Key);
+        _step.Remove(c.Key);
 
         // Highest priority first; the rest keep their order (due time, then arrival). A stable sort: LINQ's OrderBy.
         var ordered = candidates.Length == 1
