@@ -26,6 +26,11 @@ public sealed partial class CustomerEngine
     {
         // In the order customers first had a candidate this step: deterministic for the same input. A customer may be
         // listed twice (a fact flushed it, then it had another candidate); the second flush finds nothing.
+        if (_stepOrder.Count == 0)
+        {
+            return;
+        }
+
         var order = _stepOrder.ToArray();
         _stepOrder.Clear();
         foreach (var key in order)
