@@ -16,4 +16,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The quiet-hours tests use real IANA zones (Europe/Paris, America/New_York): .NET reads them from tzdata.
+if [ ! -e /usr/share/zoneinfo/Europe/Paris ] && [ "$(id -u)" -eq 0 ]; then
+  echo "test.sh: installing tzdata (the time zone database the quiet-hours tests need)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tzdata; } >>/tmp/streamtriggers-apt.log 2>&1 \
+    || echo "test.sh: apt-get tzdata failed (see /tmp/streamtriggers-apt.log); quiet-hours tests will fail, not skip"
+fi
+
 exec dotnet test StreamTriggers.sln "$@"
