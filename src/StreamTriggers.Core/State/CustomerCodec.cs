@@ -205,7 +205,7 @@ public static class CustomerCodec
         return c;
     }
 
-    private static void WriteTrigger(ref StateWriter w, Trigger t)
+    internal static void WriteTrigger(ref StateWriter w, Trigger t)
     {
         w.String(t.Id);
         w.Byte((byte)t.Type);
@@ -229,7 +229,7 @@ public static class CustomerCodec
         w.String(t.PreviousSegment);
     }
 
-    private static Trigger ReadTrigger(ref StateReader r)
+    internal static Trigger ReadTrigger(ref StateReader r)
     {
         string id = r.String()!;
         var type = (TriggerType)r.Byte();
@@ -270,7 +270,7 @@ public static class CustomerCodec
         };
     }
 
-    private static void WriteProducts(ref StateWriter w, IReadOnlyList<ProductInfo> products)
+    internal static void WriteProducts(ref StateWriter w, IReadOnlyList<ProductInfo> products)
     {
         w.UVarint((uint)products.Count);
         foreach (var p in products)
@@ -279,7 +279,7 @@ public static class CustomerCodec
         }
     }
 
-    private static ProductInfo[] ReadProducts(ref StateReader r)
+    internal static ProductInfo[] ReadProducts(ref StateReader r)
     {
         var products = new ProductInfo[(int)r.UVarint()];
         for (int i = 0; i < products.Length; i++)
