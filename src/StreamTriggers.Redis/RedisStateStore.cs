@@ -15,11 +15,12 @@ namespace StreamTriggers.Redis;
 /// </remarks>
 public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDisposable
 {
-    // Claim: bump the epoch and read the position and every open deadline, atomically.
+    // Claim: bump the epoch and read the position and (for sessions) every open deadline, atomically.
     private const string ClaimScript = """
         local epoch = redis.call('INCR', KEYS[1])
         local pos = redis.call('GET', KEYS[2])
-        local timers = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+        local timers = {}
+        if ARGV[1] == '1' then timers = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES') end
         return {epoch, pos or '', timers}
         """;
 
@@ -29,14 +30,17 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     private readonly string _group;
     private readonly long _ttlMs;
     private readonly bool _ownsConnection;
+    private readonly StateSpace _space;
 
     /// <param name="redis">The connection.</param>
     /// <param name="keyPrefix">Prefix of every key.</param>
     /// <param name="group">The consumer group: two applications reading one topic keep separate state.</param>
     /// <param name="retention">How long a session outlives its last write.</param>
     /// <param name="ownsConnection">Close <paramref name="redis"/> when the store is disposed.</param>
-    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false)
+    /// <param name="space">Sessions (default) or customers: separate keys, and whether a claim reads every deadline.</param>
+    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false, StateSpace? space = null)
     {
+        _space = space ?? StateSpace.Sessions;
         _ownsConnection = ownsConnection;
         _redis = redis;
         _prefix = keyPrefix;
@@ -46,9 +50,12 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
 
     public string Tag(PartitionId partition) => Tag(partition.Partition);
 
-    private string Tag(int partition) => $"{{{_prefix}:{_group}:{partition}}}";
+    private string Tag(int partition) => _space.Name is null ? $"{{{_prefix}:{_group}:{partition}}}" : $"{{{_prefix}:{_group}:{_space.Name}:{partition}}}";
 
-    public RedisKey SessionKey(PartitionId partition, string sessionId) => $"{Tag(partition)}:s:{sessionId}";
+    // The tag without its partition number and closing brace.
+    private string TagStem => _space.Name is null ? $"{{{_prefix}:{_group}:" : $"{{{_prefix}:{_group}:{_space.Name}:";
+
+    public RedisKey SessionKey(PartitionId partition, string sessionId) => $"{Tag(partition)}:{_space.ItemPrefix}{sessionId}";
 
     public RedisKey TimersKey(PartitionId partition) => $"{Tag(partition)}:timers";
 
@@ -56,7 +63,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     {
         string tag = Tag(partition);
         var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(ClaimScript,
-            [$"{tag}:epoch", $"{tag}:pos", $"{tag}:timers"]).ConfigureAwait(false))!;
+            [$"{tag}:epoch", $"{tag}:pos", $"{tag}:timers"], [_space.DeadlinesOnClaim ? "1" : "0"]).ConfigureAwait(false))!;
         long epoch = (long)result[0];
         string pos = (string)result[1]!;
         var flat = (RedisResult[])result[2]!;
@@ -115,7 +122,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         List<RedisValue>? removed = null;
         foreach (var w in sessions)
         {
-            RedisKey key = $"{tag}:s:{w.SessionId}";
+            RedisKey key = $"{tag}:{_space.ItemPrefix}{w.SessionId}";
             _ = w.State is null ? transaction.KeyDeleteAsync(key) : transaction.StringSetAsync(key, w.State, ttl);
             if (w.TimerChanged && w.DeadlineMs is { } deadline)
             {
@@ -145,11 +152,20 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         return await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken)
+    {
+        var entries = await _redis.GetDatabase().SortedSetRangeByScoreWithScoresAsync($"{Tag(claim.Partition)}:timers", fromMs, untilMs,
+            Exclude.None, Order.Ascending, skip, take).ConfigureAwait(false);
+        return [.. entries.Select(e => ((string)e.Element!, (long)e.Score))];
+    }
+
     public async Task<IReadOnlyList<int>> PartitionsAsync(CancellationToken cancellationToken)
     {
-        // Every claimed partition has an epoch key.
-        string pattern = $"{{{Escape(_prefix)}:{Escape(_group)}:*}}:epoch";
-        int skip = $"{{{_prefix}:{_group}:".Length;
+        // Every claimed partition has an epoch key (a session partition's tag ends in its number; another space's
+        // tags have the space name before it and do not parse as a number here).
+        string stem = TagStem;
+        string pattern = Escape(stem) + "*}:epoch";
+        int skip = stem.Length;
         var found = new SortedSet<int>();
         await foreach (var key in ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
         {
@@ -168,8 +184,8 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     {
         string tag = Tag(partition);
         var db = _redis.GetDatabase();
-        var state = db.StringGetAsync($"{tag}:s:{sessionId}");
-        var ttl = db.KeyTimeToLiveAsync($"{tag}:s:{sessionId}");
+        var state = db.StringGetAsync($"{tag}:{_space.ItemPrefix}{sessionId}");
+        var ttl = db.KeyTimeToLiveAsync($"{tag}:{_space.ItemPrefix}{sessionId}");
         var deadline = db.SortedSetScoreAsync($"{tag}:timers", sessionId);
         await Task.WhenAll(state, ttl, deadline).ConfigureAwait(false);
         var s = await state.ConfigureAwait(false);
@@ -188,11 +204,11 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     {
         // No index (it would cost more memory per session than the session): read the partition's sessions in pages.
         string tag = Tag(partition);
-        int skip = tag.Length + 3;
+        int skip = tag.Length + 1 + _space.ItemPrefix.Length;
         var found = new List<string>();
         var db = _redis.GetDatabase();
         var page = new List<RedisKey>(1000);
-        await foreach (var key in ScanAsync(Escape(tag) + ":s:*", cancellationToken).ConfigureAwait(false))
+        await foreach (var key in ScanAsync(Escape(tag) + ":" + Escape(_space.ItemPrefix) + "*", cancellationToken).ConfigureAwait(false))
         {
             page.Add(key);
             if (page.Count == 1000)

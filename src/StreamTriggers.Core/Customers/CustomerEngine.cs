@@ -92,6 +92,9 @@ public sealed partial class CustomerEngine
 
     public CustomerState? Find(string key) => _customers.GetValueOrDefault(key);
 
+    /// <summary>When <paramref name="c"/>'s timer is next due (its entry in a durable timer index), or null when it has none.</summary>
+    public long? ScheduledDueMs(CustomerState c) => IsLive(c) && c.Timer.IsScheduled ? c.Timer.DueMs : null;
+
     public bool Contains(string key) => _customers.ContainsKey(key);
 
     /// <summary>Adds a customer read back from a state store (false when its retention has run out by the engine's clock).</summary>

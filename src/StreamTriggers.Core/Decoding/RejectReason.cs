@@ -16,6 +16,9 @@ public enum RejectReason : byte
     FieldTooLong,
     TooManyItems,
     EventTooLarge,
+
+    /// <summary>A message on the internal customer topic that is not a customer signal this worker reads.</summary>
+    UnreadableSignal,
 }
 
 public static class RejectReasons
@@ -37,6 +40,7 @@ public static class RejectReasons
         RejectReason.FieldTooLong => "field_too_long",
         RejectReason.TooManyItems => "too_many_items",
         RejectReason.EventTooLarge => "event_too_large",
+        RejectReason.UnreadableSignal => "unreadable_signal",
         _ => reason.ToString(),
     };
 }

@@ -7,9 +7,24 @@ public readonly record struct PartitionId(string Topic, int Partition)
 }
 
 /// <summary>
+/// Which kind of state a store instance holds, so sessions (per input partition) and customers (per customer-topic
+/// partition) of one group never share keys. <paramref name="Name"/> is part of the Redis hash tag (null: none, the
+/// session layout); <paramref name="ItemPrefix"/> starts each item's key; with <paramref name="DeadlinesOnClaim"/> a
+/// claim returns every timer-index entry (sessions: a few minutes' worth), without it the owner pages them by due
+/// time with <see cref="IStateStore.DueAsync"/> (customers: long timers, possibly millions, mostly far away).
+/// </summary>
+public sealed record StateSpace(string? Name, string ItemPrefix, bool DeadlinesOnClaim)
+{
+    public static readonly StateSpace Sessions = new(null, "s:", DeadlinesOnClaim: true);
+
+    public static readonly StateSpace Customers = new("customers", "c:", DeadlinesOnClaim: false);
+}
+
+/// <summary>
 /// What a worker gets when it takes over a partition: a fencing epoch (every later write must carry it; a write
 /// with an older epoch is refused, so a worker that lost the partition cannot overwrite its successor), the next
-/// input offset to read (null when the partition has never been committed), and the open sessions' deadlines.
+/// input offset to read (null when the partition has never been committed), and the open sessions' deadlines (empty
+/// for a space that pages them, <see cref="StateSpace.DeadlinesOnClaim"/>).
 /// </summary>
 public sealed record PartitionClaim(PartitionId Partition, long Epoch, long? NextOffset, IReadOnlyList<(string SessionId, long DeadlineMs)> Deadlines);
 
@@ -63,6 +78,12 @@ public interface IStateStore
     /// when another worker has claimed the partition since <paramref name="claim"/>.
     /// </summary>
     Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A page of the durable timer index in due order: entries due in [<paramref name="fromMs"/>, <paramref name="untilMs"/>],
+    /// skipping the first <paramref name="skip"/> (those already seen at <paramref name="fromMs"/>), at most <paramref name="take"/>.
+    /// </summary>
+    Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken);
 
     /// <summary>One round trip to the store (readiness checks); throws when it is unreachable.</summary>
     Task<TimeSpan> PingAsync(CancellationToken cancellationToken);

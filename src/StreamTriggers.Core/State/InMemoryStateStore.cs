@@ -4,8 +4,9 @@ namespace StreamTriggers.State;
 /// The state store of the embedded mode and of unit tests: the same contract as the Redis store (fencing epochs,
 /// atomic commits), held in process memory. Nothing survives the process.
 /// </summary>
-public sealed class InMemoryStateStore : IStateStore, IStateInspector
+public sealed class InMemoryStateStore(StateSpace? space = null) : IStateStore, IStateInspector
 {
+    private readonly StateSpace _space = space ?? StateSpace.Sessions;
     private readonly Lock _lock = new();
     private readonly Dictionary<PartitionId, Partition> _partitions = [];
 
@@ -16,7 +17,7 @@ public sealed class InMemoryStateStore : IStateStore, IStateInspector
             var p = Get(partition);
             p.Epoch++;
             return Task.FromResult(new PartitionClaim(partition, p.Epoch, p.NextOffset,
-                [.. p.Deadlines.Select(kv => (kv.Key, kv.Value))]));
+                _space.DeadlinesOnClaim ? [.. p.Deadlines.Select(kv => (kv.Key, kv.Value))] : []));
         }
     }
 
@@ -53,6 +54,18 @@ public sealed class InMemoryStateStore : IStateStore, IStateInspector
             }
 
             return Task.FromResult(true);
+        }
+    }
+
+    public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            // The sorted set's order: by due time, then by id (ordinal), as Redis orders equal scores.
+            return Task.FromResult<IReadOnlyList<(string, long)>>([.. Get(claim.Partition).Deadlines
+                .Where(kv => kv.Value >= fromMs && kv.Value <= untilMs)
+                .OrderBy(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+                .Skip(skip).Take(take).Select(kv => (kv.Key, kv.Value))]);
         }
     }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Kafka;
 using StreamTriggers.Kafka.Mock;
@@ -85,6 +86,8 @@ internal static class RunCommand
         Check<WorkerOptions>();
         Check<EmbeddedOptions>();
         Check<DecoderLimits>();
+        Check<LifecycleOptions>();
+        Check<PolicyOptions>();
         Check<Operations.OperationsOptions>();
         if (failures.Count > 0)
         {
@@ -137,21 +140,26 @@ internal static class RunCommand
         services.AddSingleton<IValidateOptions<RulesOptions>>(new OptionsValidator<RulesOptions>(o => o.Validate()));
         services.AddOptions<DecoderLimits>().BindConfiguration(DecoderLimits.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DecoderLimits>>(new OptionsValidator<DecoderLimits>(o => o.Validate()));
-        services.AddSingleton<IStateStore>(sp =>
+        services.AddOptions<LifecycleOptions>().BindConfiguration(LifecycleOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LifecycleOptions>>(new OptionsValidator<LifecycleOptions>(o => o.Validate()));
+        services.AddOptions<PolicyOptions>().BindConfiguration(PolicyOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PolicyOptions>>(new OptionsValidator<PolicyOptions>(o => o.Validate()));
+        // One Redis connection for both stages' stores (null: embedded, state in process memory).
+        services.AddSingleton(sp =>
         {
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             if (string.IsNullOrWhiteSpace(redis.Configuration))
             {
-                return new InMemoryStateStore();
+                return new RedisConnection(null);
             }
 
             var config = ConfigurationOptions.Parse(redis.Configuration);
             // Start even while Redis is down: the partitions wait and retry instead of the process failing.
             config.AbortOnConnectFail = false;
-            var connection = ConnectionMultiplexer.Connect(config);
-            return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId,
-                sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention, ownsConnection: true);
+            return new RedisConnection(ConnectionMultiplexer.Connect(config));
         });
+        services.AddSingleton<IStateStore>(sp => NewStore(sp, StateSpace.Sessions, sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention));
+        services.AddSingleton(sp => new CustomerStore(NewStore(sp, StateSpace.Customers, sp.GetRequiredService<IOptions<LifecycleOptions>>().Value.CustomerRetention)));
         services.AddSingleton(sp => new Operations.LogPseudonyms(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.LogPseudonymKey));
         services.AddSingleton<ClickstreamWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ClickstreamWorker>());
@@ -159,6 +167,26 @@ internal static class RunCommand
         services.AddSingleton<IValidateOptions<Operations.OperationsOptions>>(new OptionsValidator<Operations.OperationsOptions>(o => o.Validate()));
         services.AddHostedService<Operations.OperationsServer>();
         services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(45));
+    }
+
+    private static IStateStore NewStore(IServiceProvider sp, StateSpace space, TimeSpan retention)
+    {
+        var connection = sp.GetRequiredService<RedisConnection>().Multiplexer;
+        if (connection is null)
+        {
+            return new InMemoryStateStore(space);
+        }
+
+        var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+        return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId, retention, space: space);
+    }
+
+    /// <summary>The worker's Redis connection, closed with the host (null in embedded mode).</summary>
+    private sealed class RedisConnection(IConnectionMultiplexer? multiplexer) : IDisposable
+    {
+        public IConnectionMultiplexer? Multiplexer => multiplexer;
+
+        public void Dispose() => multiplexer?.Dispose();
     }
 
     private static MockCluster StartEmbeddedCluster(KafkaOptions kafka)

@@ -32,6 +32,12 @@ public sealed class WorkerOptions
     /// <summary>A partition commits early once this many sessions are waiting to be written. Default 50000.</summary>
     public int MaxPendingSessions { get; set; } = 50_000;
 
+    /// <summary>
+    /// How far ahead of the clock the customer stage keeps customers' long timers in memory; the rest wait in the
+    /// durable timer index in Redis and are read in pages as the clock reaches them. Default 1 minute.
+    /// </summary>
+    public TimeSpan CustomerTimerHorizon { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The CloudEvents <c>source</c> of every trigger. Default <c>streamtriggers</c>.</summary>
     public string Source { get; set; } = "streamtriggers";
 
@@ -58,6 +64,8 @@ public sealed class WorkerOptions
             yield return $"{prefix}:CommitInterval is {Duration.Format(CommitInterval)}; it must be between 0s and 60s.";
         if (MaxPendingSessions is < 1 or > 1_000_000)
             yield return $"{prefix}:MaxPendingSessions is {MaxPendingSessions}; it must be between 1 and 1000000.";
+        if (CustomerTimerHorizon < TimeSpan.FromSeconds(1) || CustomerTimerHorizon > TimeSpan.FromDays(1))
+            yield return $"{prefix}:CustomerTimerHorizon is {Duration.Format(CustomerTimerHorizon)}; it must be between 1s and 1d.";
         if (string.IsNullOrWhiteSpace(Source))
             yield return $"{prefix}:Source must not be empty.";
     }

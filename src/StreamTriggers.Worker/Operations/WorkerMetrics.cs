@@ -19,6 +19,8 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _clamped;
     private readonly Counter<long> _emitted;
     private readonly Counter<long> _suppressed;
+    private readonly Counter<long> _deferred;
+    private readonly Counter<long> _signals;
     private readonly Counter<long> _rebalances;
     private readonly Counter<long> _storeRetries;
     private readonly Histogram<long> _batchSize;
@@ -26,7 +28,7 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Histogram<double> _produceDuration;
     private readonly Histogram<double> _lateness;
     private readonly Lock _lock = new();
-    private readonly Dictionary<int, Func<(long PendingTimers, long Lag)>> _partitions = [];
+    private readonly Dictionary<(string Topic, int Partition), Func<(long PendingTimers, long Lag)>> _partitions = [];
 
     public WorkerMetrics()
     {
@@ -36,14 +38,16 @@ internal sealed class WorkerMetrics : IDisposable
         _clamped = _meter.CreateCounter<long>("streamtriggers.events.clamped", "{event}", "Event times too far ahead of arrival, clamped");
         _emitted = _meter.CreateCounter<long>("streamtriggers.triggers.emitted", "{trigger}", "Triggers published, by type");
         _suppressed = _meter.CreateCounter<long>("streamtriggers.triggers.suppressed", "{trigger}", "Triggers not sent, by type and reason");
+        _deferred = _meter.CreateCounter<long>("streamtriggers.triggers.deferred", "{trigger}", "Triggers held for later (quiet hours), by type and reason");
+        _signals = _meter.CreateCounter<long>("streamtriggers.signals", "{signal}", "Customer signals: sent by the session stage, consumed and found duplicate by the customer stage");
         _rebalances = _meter.CreateCounter<long>("streamtriggers.rebalances", "{event}", "Partition assignment changes, by kind");
         _storeRetries = _meter.CreateCounter<long>("streamtriggers.store.retries", "{call}", "State store calls retried after a failure");
         _batchSize = _meter.CreateHistogram<long>("streamtriggers.batch.size", "{event}", "Messages per partition batch");
         _storeDuration = _meter.CreateHistogram<double>("streamtriggers.store.duration", "ms", "State store round trips, by operation");
         _produceDuration = _meter.CreateHistogram<double>("streamtriggers.produce.duration", "ms", "Publishing a batch's triggers and dead letters until acknowledged");
         _lateness = _meter.CreateHistogram<double>("streamtriggers.trigger.lateness", "ms", "Publication time minus (deadline + allowed lateness)");
-        _meter.CreateObservableGauge("streamtriggers.timers.pending", ObservePendingTimers, "{timer}", "Open sessions' deadlines waiting, per partition");
-        _meter.CreateObservableGauge("streamtriggers.consumer.lag", ObserveLag, "{message}", "Messages in the input partition not yet consumed");
+        _meter.CreateObservableGauge("streamtriggers.timers.pending", ObservePendingTimers, "{timer}", "Timers waiting in memory, per partition: open sessions' deadlines (input topic), customers due within the horizon (customer topic)");
+        _meter.CreateObservableGauge("streamtriggers.consumer.lag", ObserveLag, "{message}", "Messages in the partition (input or customer topic) not yet durably processed");
     }
 
     public void Consumed(long n) => _consumed.Add(n);
@@ -64,6 +68,16 @@ internal sealed class WorkerMetrics : IDisposable
         if (n > 0) _suppressed.Add(n, new("type", TriggerTypes.Name(type)), new("reason", reason));
     }
 
+    public void Deferred(TriggerType type, string reason, long n = 1)
+    {
+        if (n > 0) _deferred.Add(n, new("type", TriggerTypes.Name(type)), new("reason", reason));
+    }
+
+    public void Signals(string kind, long n)
+    {
+        if (n > 0) _signals.Add(n, new KeyValuePair<string, object?>("kind", kind));
+    }
+
     public void Rebalance(string kind, int partitions) => _rebalances.Add(partitions, new KeyValuePair<string, object?>("kind", kind));
 
     public void StoreRetry() => _storeRetries.Add(1);
@@ -76,15 +90,15 @@ internal sealed class WorkerMetrics : IDisposable
 
     public void Lateness(double ms) => _lateness.Record(ms);
 
-    /// <summary>A partition reports its pending timers and lag while it is assigned.</summary>
-    public void Track(int partition, Func<(long PendingTimers, long Lag)> observe)
+    /// <summary>A partition (of the input or the customer topic) reports its pending timers and lag while it is assigned.</summary>
+    public void Track(string topic, int partition, Func<(long PendingTimers, long Lag)> observe)
     {
-        lock (_lock) _partitions[partition] = observe;
+        lock (_lock) _partitions[(topic, partition)] = observe;
     }
 
-    public void Untrack(int partition)
+    public void Untrack(string topic, int partition)
     {
-        lock (_lock) _partitions.Remove(partition);
+        lock (_lock) _partitions.Remove((topic, partition));
     }
 
     /// <summary>Messages not yet durably processed, over all assigned partitions.</summary>
@@ -103,7 +117,8 @@ internal sealed class WorkerMetrics : IDisposable
     {
         lock (_lock)
         {
-            return [.. _partitions.Select(kv => new Measurement<long>(pick(kv.Value()), new KeyValuePair<string, object?>("partition", kv.Key)))];
+            return [.. _partitions.Select(kv => new Measurement<long>(pick(kv.Value()),
+                new KeyValuePair<string, object?>("topic", kv.Key.Topic), new KeyValuePair<string, object?>("partition", kv.Key.Partition)))];
         }
     }
 }

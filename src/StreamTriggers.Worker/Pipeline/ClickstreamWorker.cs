@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Kafka;
 using StreamTriggers.Sessions;
@@ -11,9 +12,14 @@ using StreamTriggers.Worker.Hosting;
 
 namespace StreamTriggers.Worker.Pipeline;
 
+/// <summary>The customer stage's state store (customers and their long timers), beside the sessions' <see cref="IStateStore"/>.</summary>
+internal sealed record CustomerStore(IStateStore Store);
+
 /// <summary>
 /// The consume loop: one consumer in the group, on its own thread (the client is not thread-safe), routing each
-/// partition's messages to that partition's <see cref="PartitionProcessor"/>. Partitions run concurrently; order is
+/// partition's messages to that partition's processor: a <see cref="PartitionProcessor"/> for the input topic (the
+/// session stage) and, with the customer lifecycle on, a <see cref="CustomerProcessor"/> for the internal customer
+/// topic (the customer stage), both topics in one subscription so the group spreads both stages over its workers. Partitions run concurrently; order is
 /// kept within each. A full partition queue pauses that partition at the broker (backpressure) instead of growing
 /// memory. Rebalance callbacks run on this thread: an assigned partition is claimed in the state store and resumes at
 /// its stored position; a revoked one finishes and commits its batch in hand before the callback returns.
@@ -23,24 +29,31 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly KafkaOptions _kafka;
     private readonly WorkerOptions _options;
     private readonly RulesOptions _rules;
+    private readonly LifecycleOptions _lifecycle;
+    private readonly PolicyOptions _policy;
     private readonly IStateStore _store;
+    private readonly CustomerStore _customers;
     private readonly TimeProvider _time;
     private readonly ILogger<ClickstreamWorker> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly WorkerStats _stats;
     private readonly IHostApplicationLifetime _lifetime;
-    private readonly Dictionary<TopicPartition, PartitionProcessor> _processors = [];
+    private readonly Dictionary<TopicPartition, ProcessorBase> _processors = [];
     private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
-    private readonly ConcurrentDictionary<int, long> _highWatermarks = new();
+    private readonly ConcurrentDictionary<TopicPartition, long> _highWatermarks = new();
     private readonly DecoderLimits _limits;
     private readonly Operations.LogPseudonyms _pseudonyms;
     private IConsumer<byte[]?, byte[]?>? _consumer;
     private TriggerPublisher? _publisher;
 
     public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IOptions<DecoderLimits> limits,
-        IStateStore store, TimeProvider time, ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime, Operations.LogPseudonyms pseudonyms)
+        IOptions<LifecycleOptions> lifecycle, IOptions<PolicyOptions> policy, IStateStore store, CustomerStore customers, TimeProvider time,
+        ILoggerFactory loggers, WorkerStats stats, IHostApplicationLifetime lifetime, Operations.LogPseudonyms pseudonyms)
     {
+        _lifecycle = lifecycle.Value;
+        _policy = policy.Value;
+        _customers = customers;
         _pseudonyms = pseudonyms;
         _limits = limits.Value;
         _lifetime = lifetime;
@@ -80,7 +93,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private void ConsumeLoop(CancellationToken stop)
     {
         var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
-        _publisher = new TriggerPublisher(producer, _kafka.TriggerTopic, _kafka.DeadLetterTopic, _options.Source, _loggers.CreateLogger<TriggerPublisher>());
+        _publisher = new TriggerPublisher(producer, _kafka, _options.Source, _loggers.CreateLogger<TriggerPublisher>());
         _admin = new DependentAdminClientBuilder(producer.Handle).Build();
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig())
             .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
@@ -91,7 +104,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
 
         try
         {
-            _consumer.Subscribe(_kafka.InputTopic);
+            _consumer.Subscribe(_lifecycle.Enabled ? [_kafka.InputTopic, _kafka.CustomerTopic] : [_kafka.InputTopic]);
             LogStarted(_logger, _kafka.InputTopic, _kafka.GroupId, _kafka.TriggerTopic, Kafka.Native.LibRdKafka.LoadedPath ?? "?");
             long nextSummary = Environment.TickCount64 + 60_000;
             while (!stop.IsCancellationRequested)
@@ -132,7 +145,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 // that rarely happens. The high watermark of the last fetch response (cached, no round trip) says
                 // at once whether this message was the newest the broker had.
                 var high = _consumer.GetWatermarkOffsets(result.TopicPartition).High;
-                _highWatermarks[result.TopicPartition.Partition.Value] = high.Value;
+                _highWatermarks[result.TopicPartition] = high.Value;
                 if (high.Value >= 0 && result.Offset.Value + 1 >= high.Value)
                 {
                     Route(result.TopicPartition, InputItem.EndOfPartition);
@@ -217,15 +230,19 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         var result = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var tp in partitions)
         {
-            var claim = ClaimWithRetry(tp);
-            var processor = new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _limits, _time,
-                _loggers.CreateLogger<PartitionProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed);
+            bool customers = tp.Topic == _kafka.CustomerTopic;
+            var claim = ClaimWithRetry(customers ? _customers.Store : _store, tp);
+            ProcessorBase processor = customers
+                ? new CustomerProcessor(tp, claim, _customers.Store, _publisher!, _options, _rules, _lifecycle, _policy, _time,
+                    _loggers.CreateLogger<CustomerProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed)
+                : new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _lifecycle, _limits, _time,
+                    _loggers.CreateLogger<PartitionProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed);
             _processors[tp] = processor;
             processor.Start();
             _stats.PartitionAssigned();
-            _stats.Metrics.Track(tp.Partition.Value, () =>
+            _stats.Metrics.Track(tp.Topic, tp.Partition.Value, () =>
             {
-                long high = _highWatermarks.GetValueOrDefault(tp.Partition.Value, -1);
+                long high = _highWatermarks.GetValueOrDefault(tp, -1);
                 long committed = processor.CommittedOffset;
                 return (processor.PendingTimers, high < 0 ? 0 : Math.Max(0, high - Math.Max(committed, 0)));
             });
@@ -241,14 +258,14 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         _lifetime.StopApplication();
     }
 
-    private PartitionClaim ClaimWithRetry(TopicPartition tp)
+    private PartitionClaim ClaimWithRetry(IStateStore store, TopicPartition tp)
     {
         var delay = _options.RetryBackoff;
         while (true)
         {
             try
             {
-                return _store.ClaimAsync(new PartitionId(tp.Topic, tp.Partition.Value), CancellationToken.None).GetAwaiter().GetResult();
+                return store.ClaimAsync(new PartitionId(tp.Topic, tp.Partition.Value), CancellationToken.None).GetAwaiter().GetResult();
             }
             catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException or TimeoutException)
             {
@@ -270,8 +287,8 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 var stop = lost ? processor.AbortAsync() : processor.StopAsync(_options.ShutdownTimeout);
                 stopping.Add(stop.ContinueWith(_ => processor.Dispose(), TaskScheduler.Default));
                 _stats.PartitionRevoked(lost);
-                _stats.Metrics.Untrack(tp.Partition.Value);
-                _highWatermarks.TryRemove(tp.Partition.Value, out _);
+                _stats.Metrics.Untrack(tp.Topic, tp.Partition.Value);
+                _highWatermarks.TryRemove(tp, out _);
             }
         }
 

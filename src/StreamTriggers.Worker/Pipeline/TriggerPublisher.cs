@@ -1,7 +1,9 @@
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
+using StreamTriggers.State;
 using StreamTriggers.Triggers;
 
 namespace StreamTriggers.Worker.Pipeline;
@@ -10,22 +12,29 @@ namespace StreamTriggers.Worker.Pipeline;
 internal readonly record struct DeadLetter(byte[]? Key, byte[]? Value, Headers? Headers, Rejection Rejection, TopicPartitionOffset Source);
 
 /// <summary>
-/// Publishes a batch's triggers and dead letters with the idempotent producer (acks=all) and completes only when the
-/// broker has acknowledged every one: the batch's input offset is committed after this, never before.
+/// Publishes a batch's output with the idempotent producer (acks=all) and completes only when the broker has
+/// acknowledged every message: the batch's input offset is committed after this, never before. Output: triggers
+/// (CloudEvents), dead letters (the original bytes with the reason in headers), customer signals (the internal
+/// customer topic, keyed by customer) and audit records (held-back decisions, JSON).
 /// </summary>
-internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> producer, string triggerTopic, string deadLetterTopic, string source, ILogger logger)
+internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> producer, Kafka.KafkaOptions topics, string source, ILogger logger)
 {
+    private static readonly byte[] JsonContentType = Encoding.ASCII.GetBytes("application/json");
+
     public IProducer<byte[]?, byte[]?> Producer => producer;
 
     /// <summary>Publishes everything, retrying what failed until it succeeds or <paramref name="cancellationToken"/> fires.</summary>
-    public async Task PublishAsync(IReadOnlyList<Trigger> triggers, IReadOnlyList<DeadLetter> deadLetters, TimeSpan backoff, CancellationToken cancellationToken)
+    public async Task PublishAsync(IReadOnlyList<Trigger> triggers, IReadOnlyList<DeadLetter> deadLetters, TimeSpan backoff, CancellationToken cancellationToken,
+        IReadOnlyList<CustomerSignal>? signals = null, IReadOnlyList<TriggerDecision>? audit = null)
     {
-        if (triggers.Count == 0 && deadLetters.Count == 0)
+        int count = triggers.Count + deadLetters.Count + (signals?.Count ?? 0) + (audit?.Count ?? 0);
+        if (count == 0)
         {
             return;
         }
 
-        var pending = new List<(string Topic, Message<byte[]?, byte[]?> Message)>(triggers.Count + deadLetters.Count);
+        string triggerTopic = topics.TriggerTopic, deadLetterTopic = topics.DeadLetterTopic;
+        var pending = new List<(string Topic, Message<byte[]?, byte[]?> Message)>(count);
         foreach (var t in triggers)
         {
             pending.Add((triggerTopic, new Message<byte[]?, byte[]?>
@@ -48,6 +57,21 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
             headers.Add("streamtriggers-detail", Encoding.UTF8.GetBytes(d.Rejection.Detail));
             headers.Add("streamtriggers-source", Encoding.UTF8.GetBytes($"{d.Source.Topic}/{d.Source.Partition.Value}/{d.Source.Offset.Value}"));
             pending.Add((deadLetterTopic, new Message<byte[]?, byte[]?> { Key = d.Key, Value = d.Value, Headers = headers }));
+        }
+
+        foreach (var s in signals ?? [])
+        {
+            pending.Add((topics.CustomerTopic, new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(s.Subject), Value = SignalCodec.Encode(s) }));
+        }
+
+        foreach (var d in audit ?? [])
+        {
+            pending.Add((topics.AuditTopic, new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes(d.Subject ?? d.SessionId),
+                Value = Encoding.UTF8.GetBytes(d.ToJson()),
+                Headers = [new Header("content-type", JsonContentType)],
+            }));
         }
 
         var delay = backoff;
@@ -112,7 +136,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
         return done.Task;
     }
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "{Failed} of {Total} trigger/dead-letter messages not acknowledged; retrying in {DelayMs} ms")]
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "{Failed} of {Total} output messages (triggers, dead letters, signals, audit) not acknowledged; retrying in {DelayMs} ms")]
     private static partial void LogPublishRetry(ILogger logger, int failed, int total, double delayMs);
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "producer refused a message for {Topic}")]

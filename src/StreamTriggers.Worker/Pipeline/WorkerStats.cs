@@ -19,6 +19,9 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
     private long _storeRetries;
     private long _fenced;
     private int _partitions;
+    private long _suppressed;
+    private long _deferred;
+    private long _signals;
 
     public long Events => Interlocked.Read(ref _events);
     public long Rejected => _rejected.Sum(x => Interlocked.Read(ref x));
@@ -28,6 +31,9 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
     public long StoreRetries => Interlocked.Read(ref _storeRetries);
     public long Fenced => Interlocked.Read(ref _fenced);
     public int Partitions => Volatile.Read(ref _partitions);
+    public long Suppressed => Interlocked.Read(ref _suppressed);
+    public long Deferred => Interlocked.Read(ref _deferred);
+    public long SignalsConsumed => Interlocked.Read(ref _signals);
 
     public long Triggers(TriggerType type) => Interlocked.Read(ref _triggers[(int)type]);
 
@@ -74,6 +80,32 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
         metrics.Lateness(latenessMs);
     }
 
+    /// <summary>A trigger suppressed or deferred, with its reason (it is on the audit topic too).</summary>
+    public void AddHeldBack(TriggerDecision decision)
+    {
+        if (decision.Outcome == DecisionOutcome.Deferred)
+        {
+            Interlocked.Increment(ref _deferred);
+            metrics.Deferred(decision.Type, decision.Reason ?? "none");
+        }
+        else
+        {
+            Interlocked.Increment(ref _suppressed);
+            metrics.Suppressed(decision.Type, decision.Reason ?? "none");
+        }
+    }
+
+    /// <summary>Signals published to the customer topic by the session stage.</summary>
+    public void AddSignalsSent(long n) => metrics.Signals("sent", n);
+
+    /// <summary>Signals the customer stage consumed, and how many of them it had applied before (redeliveries).</summary>
+    public void AddSignalsConsumed(long n, long duplicates)
+    {
+        Interlocked.Add(ref _signals, n);
+        metrics.Signals("consumed", n);
+        metrics.Signals("duplicate", duplicates);
+    }
+
     public void PartitionAssigned()
     {
         Interlocked.Increment(ref _partitions);
@@ -90,5 +122,6 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
     public string Summary() =>
         $"{Partitions} partitions, {Events:N0} events in {Batches:N0} batches, {Rejected:N0} rejected, {Duplicates:N0} duplicates, " +
         $"{Clamped:N0} clamped times, triggers: browse {Triggers(TriggerType.BrowseAbandoned):N0} cart {Triggers(TriggerType.CartAbandoned):N0} " +
-        $"checkout {Triggers(TriggerType.CheckoutAbandoned):N0}, {StoreRetries:N0} store retries, {Fenced:N0} fenced";
+        $"checkout {Triggers(TriggerType.CheckoutAbandoned):N0}, lifecycle {TriggerTypes.All.Where(t => !TriggerTypes.Session.Contains(t)).Sum(Triggers):N0}, " +
+        $"{Suppressed:N0} suppressed, {Deferred:N0} deferred, {SignalsConsumed:N0} customer signals, {StoreRetries:N0} store retries, {Fenced:N0} fenced";
 }

@@ -6,8 +6,13 @@ using StreamTriggers.Worker.Hosting;
 
 namespace StreamTriggers.IntegrationTests.Infrastructure;
 
-/// <summary>The settings one test's workers share: cluster, Redis, a fresh group and key prefix, a short gap.</summary>
-public sealed record WorkerSettings(string Bootstrap, string RedisConfiguration, string Group, TimeSpan Gap, string Input = "clickstream", string Triggers = "triggers", string DeadLetters = "clickstream-dlq")
+/// <summary>
+/// The settings one test's workers share: cluster, Redis, a fresh group and key prefix, a short gap. The customer
+/// lifecycle is off unless <paramref name="Lifecycle"/> (the session-stage tests check triggers at their deadlines,
+/// which quiet hours and frequency caps would otherwise hold back depending on the time of day the tests run).
+/// </summary>
+public sealed record WorkerSettings(string Bootstrap, string RedisConfiguration, string Group, TimeSpan Gap, string Input = "clickstream", string Triggers = "triggers",
+    string DeadLetters = "clickstream-dlq", bool Lifecycle = false, string Audit = "triggers-audit", string Customers = "streamtriggers-customers")
 {
     public string[] Args() =>
     [
@@ -16,6 +21,9 @@ public sealed record WorkerSettings(string Bootstrap, string RedisConfiguration,
         $"--StreamTriggers:Kafka:InputTopic={Input}",
         $"--StreamTriggers:Kafka:TriggerTopic={Triggers}",
         $"--StreamTriggers:Kafka:DeadLetterTopic={DeadLetters}",
+        $"--StreamTriggers:Kafka:AuditTopic={Audit}",
+        $"--StreamTriggers:Kafka:CustomerTopic={Customers}",
+        $"--StreamTriggers:Lifecycle:Enabled={Lifecycle}",
         // Fast failure detection and rebalancing for tests; production keeps librdkafka's defaults.
         "--StreamTriggers:Kafka:Settings:session.timeout.ms=6000",
         "--StreamTriggers:Kafka:Settings:heartbeat.interval.ms=500",

@@ -1,0 +1,319 @@
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using StreamTriggers.State;
+using StreamTriggers.Worker.Hosting;
+
+namespace StreamTriggers.Worker.Pipeline;
+
+/// <summary>
+/// What every partition processor shares: a bounded queue fed by the consume loop, one task that takes batches off
+/// it (or wakes when a timer is due or a commit is owed), the commit interval, the epoch-fenced position in the state
+/// store, retries of state-store calls, and stopping (clean: the batch in hand is committed; lost: nothing is written).
+/// </summary>
+/// <remarks>
+/// The clock: each message is applied at its arrival (the Kafka timestamp, never later than the wall clock) minus the
+/// allowed lateness, so a backlog replays at the times it arrived, not in a rush at the current time. Only when the
+/// partition is caught up does the wall clock drive the timers, so a quiet partition's timers fire at
+/// due + lateness without waiting for another message. Caught up: nothing is queued, and the last news from the
+/// consumer was that the partition had nothing beyond it (its end, or a message at the fetch's high watermark).
+/// </remarks>
+internal abstract partial class ProcessorBase : IDisposable
+{
+    private readonly Action<TopicPartitionOffset> _storeOffset;
+    private readonly Action<Exception> _onFailure;
+    private readonly Channel<InputItem> _input;
+    private readonly CancellationTokenSource _abort = new();
+    private long _committedOffset = -1;
+    private bool _endReached;
+    private Task? _run;
+    private long _lastCommitTicks = Environment.TickCount64;
+
+    protected ProcessorBase(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
+        WorkerOptions options, long latenessMs, TimeProvider time, ILogger logger, WorkerStats stats,
+        Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
+    {
+        Partition = partition;
+        Claim = claim;
+        Store = store;
+        Publisher = publisher;
+        Options = options;
+        LatenessMs = latenessMs;
+        Time = time;
+        Logger = logger;
+        Stats = stats;
+        _storeOffset = storeOffset;
+        _onFailure = onFailure;
+        _input = Channel.CreateBounded<InputItem>(new BoundedChannelOptions(options.PartitionQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public TopicPartition Partition { get; }
+
+    protected PartitionClaim Claim { get; }
+    protected IStateStore Store { get; }
+    protected TriggerPublisher Publisher { get; }
+    protected WorkerOptions Options { get; }
+    protected long LatenessMs { get; }
+    protected TimeProvider Time { get; }
+    protected ILogger Logger { get; }
+    protected WorkerStats Stats { get; }
+
+    /// <summary>The next input offset consumed but not yet committed with the state it produced.</summary>
+    protected long? PendingOffset { get; set; }
+
+    /// <summary>The next input offset durable in the state store, or -1 before the first commit.</summary>
+    public long CommittedOffset => Volatile.Read(ref _committedOffset) is >= 0 and var o ? o : Claim.NextOffset ?? -1;
+
+    /// <summary>Timers waiting in this partition (as of the last batch).</summary>
+    public abstract int PendingTimers { get; }
+
+    /// <summary>Set when another worker claimed the partition: this one must stop touching it.</summary>
+    public bool Fenced { get; private set; }
+
+    /// <summary>The state changed since the last commit (entries), not counting the position.</summary>
+    protected abstract int PendingCount { get; }
+
+    /// <summary>When (wall clock) the earliest timer is due, counting the allowed lateness; null when none.</summary>
+    protected abstract long? TimerDueMs { get; }
+
+    public void Dispose() => _abort.Dispose();
+
+    /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
+    public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
+
+    public void Start() => _run = Task.Run(RunAsync);
+
+    /// <summary>
+    /// Stops after the batch in hand is published and committed; queued items are left for the next owner, who
+    /// resumes from the committed position. Bounded by <paramref name="timeout"/>.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        _input.Writer.TryComplete();
+        if (_run is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _run.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStopTimeout(Logger, Partition.ToString(), timeout.TotalSeconds);
+            await _abort.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops at once without committing (the partition was lost; a successor owns it).</summary>
+    public Task AbortAsync()
+    {
+        _input.Writer.TryComplete();
+        return _abort.CancelAsync();
+    }
+
+    /// <summary>Runs once after the claim, before the first batch (loads what the partition's timers need).</summary>
+    protected abstract Task StartingAsync(CancellationToken ct);
+
+    /// <summary>Applies one batch (possibly empty: a timer is due or a commit is owed), publishes, commits when due.</summary>
+    protected abstract Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct);
+
+    /// <summary>Writes the pending state and position atomically; false when fenced (report the attempt through <see cref="Committed"/>).</summary>
+    protected abstract Task<bool> CommitPendingAsync(CancellationToken ct);
+
+    private async Task RunAsync()
+    {
+        var ct = _abort.Token;
+        try
+        {
+            await StartingAsync(ct).ConfigureAwait(false);
+            var batch = new List<ConsumeResult<byte[]?, byte[]?>>(Options.MaxBatchSize);
+            while (!ct.IsCancellationRequested)
+            {
+                batch.Clear();
+                bool completed = await WaitForWorkAsync(ct).ConfigureAwait(false);
+                while (batch.Count < Options.MaxBatchSize && _input.Reader.TryRead(out var item))
+                {
+                    if (item.IsEndOfPartition)
+                    {
+                        _endReached = true;
+                    }
+                    else
+                    {
+                        _endReached = false;
+                        batch.Add(item.Message!);
+                    }
+                }
+
+                // Stopping: finish nothing new. Queued messages belong to the next owner.
+                if (completed && batch.Count == 0)
+                {
+                    break;
+                }
+
+                await ProcessAsync(batch, ct).ConfigureAwait(false);
+                if (Fenced || (completed && _input.Reader.Completion.IsCompleted))
+                {
+                    break;
+                }
+            }
+
+            // A clean stop commits what is pending, so the next owner resumes exactly here.
+            if (!Fenced && !ct.IsCancellationRequested && CommitDue(stopping: true))
+            {
+                await CommitPendingAsync(ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Nothing uncommitted is lost by stopping (the next owner resumes from the stored position), but a
+            // partition that silently stopped would stall: fail the worker so it is restarted and the group rebalances.
+            LogProcessorFailed(Logger, ex, Partition.ToString());
+            _onFailure(ex);
+        }
+    }
+
+    // True when the input is completed (stop requested). Otherwise returns when there is input or a timer is due.
+    private async Task<bool> WaitForWorkAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            if (_input.Reader.Completion.IsCompleted)
+            {
+                return true;
+            }
+
+            if (_input.Reader.TryPeek(out _))
+            {
+                return false;
+            }
+
+            long now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+            long? due = CaughtUp() ? TimerDueMs : null;
+            if (PendingCount > 0 || PendingOffset is not null)
+            {
+                // Pending changes are committed within the commit interval even when no input comes.
+                long commitAt = now + Math.Max(0, (long)Options.CommitInterval.TotalMilliseconds - (Environment.TickCount64 - _lastCommitTicks));
+                due = due is { } d0 ? Math.Min(d0, commitAt) : commitAt;
+            }
+
+            if (due is { } d && d <= now)
+            {
+                return false;
+            }
+
+            var wait = _input.Reader.WaitToReadAsync(ct).AsTask();
+            if (due is { } dueAt)
+            {
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var delay = Task.Delay(TimeSpan.FromMilliseconds(dueAt - now), Time, timer.Token);
+                await Task.WhenAny(wait, delay).ConfigureAwait(false);
+                await timer.CancelAsync().ConfigureAwait(false);
+                if (delay.IsCompletedSuccessfully)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                if (!await wait.ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Caught up: the newest news is that the partition had nothing beyond what we applied. It counts only when
+    /// nothing was queued after it: while a stalled partition (a slow state store) works off its backlog, old end
+    /// markers sit between messages that are not yet applied.
+    /// </summary>
+    protected bool CaughtUp() => _endReached && _input.Reader.Count == 0;
+
+    /// <summary>A message's arrival: its Kafka timestamp, never later than the wall clock.</summary>
+    protected static long ArrivalMs(ConsumeResult<byte[]?, byte[]?> m, long wallNow) =>
+        m.Message.Timestamp.Type == TimestampType.NotAvailable ? wallNow : Math.Min(m.Message.Timestamp.UnixTimestampMs, wallNow);
+
+    protected bool CommitDue(bool stopping) =>
+        (PendingCount > 0 || PendingOffset is not null)
+        && (stopping || PendingCount >= Options.MaxPendingSessions || Environment.TickCount64 - _lastCommitTicks >= (long)Options.CommitInterval.TotalMilliseconds);
+
+    /// <summary>After a commit attempt: on success records the new position (false when the partition was fenced).</summary>
+    protected bool Committed(bool owned, long? nextOffset)
+    {
+        _lastCommitTicks = Environment.TickCount64;
+        if (!owned)
+        {
+            Fenced = true;
+            Stats.AddFenced();
+            LogFenced(Logger, Partition.ToString(), Claim.Epoch);
+            return false;
+        }
+
+        PendingOffset = null;
+        if (nextOffset is { } offset)
+        {
+            Volatile.Write(ref _committedOffset, offset);
+            _storeOffset(new TopicPartitionOffset(Partition, offset));
+        }
+
+        return true;
+    }
+
+    // State-store calls are retried with backoff while the store is unreachable: the partition waits, nothing is lost.
+    protected async Task<T> RetryAsync<T>(Func<Task<T>> call, string what, CancellationToken ct)
+    {
+        var delay = Options.RetryBackoff;
+        while (true)
+        {
+            try
+            {
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var result = await call().ConfigureAwait(false);
+                Stats.Metrics.StoreCall(what, started.Elapsed);
+                return result;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && !ct.IsCancellationRequested && IsTransient(ex))
+            {
+                Stats.AddStoreRetry();
+                if (Logger.IsEnabled(LogLevel.Warning))
+                {
+                    LogStoreRetry(Logger, ex.GetType().Name, what, Partition.ToString(), delay.TotalMilliseconds, ex.Message);
+                }
+                await Task.Delay(delay, Time, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    private static readonly string[] TransientServerErrors = ["LOADING", "BUSY", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException or TimeoutException => true,
+        StackExchange.Redis.RedisServerException server => TransientServerErrors.Any(e => server.Message.StartsWith(e, StringComparison.Ordinal)),
+        _ => false,
+    };
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "partition {Partition} was claimed by another worker (our epoch {Epoch}); stopping without writing")]
+    private static partial void LogFenced(ILogger logger, string partition, long epoch);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "state store {Error} during {Operation} on {Partition}; retrying in {DelayMs} ms: {Message}")]
+    private static partial void LogStoreRetry(ILogger logger, string error, string operation, string partition, double delayMs, string message);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "partition {Partition} did not stop within {Seconds} s; aborting it")]
+    private static partial void LogStopTimeout(ILogger logger, string partition, double seconds);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "partition {Partition} processor failed")]
+    private static partial void LogProcessorFailed(ILogger logger, Exception exception, string partition);
+}
