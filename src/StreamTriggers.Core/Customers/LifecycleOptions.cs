@@ -102,8 +102,8 @@ public sealed class LifecycleOptions
 
     public IEnumerable<string> Validate(string prefix = SectionName)
     {
-        foreach (var error in Check(prefix + ":ReminderDelay", ReminderDelay, TimeSpan.FromMinutes(1), TimeSpan.FromDays(30))) yield return error;
-        foreach (var error in Check(prefix + ":CrossSellDelay", CrossSellDelay, TimeSpan.FromMinutes(1), TimeSpan.FromDays(365))) yield return error;
+        foreach (var error in Check(prefix + ":ReminderDelay", ReminderDelay, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30))) yield return error;
+        foreach (var error in Check(prefix + ":CrossSellDelay", CrossSellDelay, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365))) yield return error;
         foreach (var error in Check(prefix + ":ReplenishmentLead", ReplenishmentLead, TimeSpan.Zero, TimeSpan.FromDays(365))) yield return error;
         foreach (var error in Check(prefix + ":WinBackAfter", WinBackAfter, TimeSpan.FromDays(1), TimeSpan.FromDays(365))) yield return error;
         foreach (var error in Check(prefix + ":IdentityRefireWindow", IdentityRefireWindow, TimeSpan.Zero, TimeSpan.FromDays(30))) yield return error;

@@ -20,6 +20,9 @@ public sealed class TestStream
 
     public List<TrackerEvent> Events { get; }
 
+    /// <summary>A stream of hand-written events (each sent when the wall clock reaches its time).</summary>
+    public static TestStream Of(IEnumerable<TrackerEvent> events) => new([.. events.OrderBy(e => e.TimestampMs)]);
+
     public static TestStream Generate(int seed, int concurrentSessions, TimeSpan duration, string prefix, TimeSpan? meanGap = null)
     {
         long start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 300;

@@ -83,12 +83,12 @@ public sealed class WorkerProcess : IDisposable
 
     private WorkerProcess(Process process) => _process = process;
 
-    public static WorkerProcess Start(WorkerSettings settings)
+    public static WorkerProcess Start(WorkerSettings settings, params string[] extraArgs)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "streamtriggers.dll"));
         psi.ArgumentList.Add("run");
-        foreach (var a in settings.Args()) psi.ArgumentList.Add(a);
+        foreach (var a in settings.Args().Concat(extraArgs)) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

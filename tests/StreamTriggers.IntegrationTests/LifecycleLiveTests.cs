@@ -1,0 +1,274 @@
+using System.Text.Json;
+using Confluent.Kafka;
+using StackExchange.Redis;
+using StreamTriggers.Decoding;
+using StreamTriggers.IntegrationTests.Infrastructure;
+using StreamTriggers.Kafka.Mock;
+
+namespace StreamTriggers.IntegrationTests;
+
+// The live worker with the customer lifecycle on: the session stage sends signals through the internal customer
+// topic, the customer stage applies the sending policy and the lifecycle timers, publishes triggers and audits what
+// it held back. Real redis-server and the Kafka protocol (librdkafka's mock cluster). Delays are seconds here
+// (days in production); a customer timer horizon of 1 s makes every long timer leave memory and come back through
+// the paged durable index.
+public sealed class LifecycleLiveTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Gap = TimeSpan.FromSeconds(2);
+    private RedisServer _redis = null!;
+    private MockCluster _kafka = null!;
+    private WorkerSettings _settings = null!;
+
+    private static readonly string[] Lifecycle =
+    [
+        "--StreamTriggers:Lifecycle:ReminderDelay=00:00:03",
+        "--StreamTriggers:Lifecycle:CrossSellDelay=00:00:05",
+        "--StreamTriggers:Lifecycle:VipThreshold=500",
+        "--StreamTriggers:Worker:CustomerTimerHorizon=00:00:01",
+    ];
+
+    private static readonly string[] NoQuietHours = ["--StreamTriggers:Policy:QuietHoursStart=00:00", "--StreamTriggers:Policy:QuietHoursEnd=00:00"];
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _kafka = new MockCluster(brokers: 1);
+        _kafka.CreateTopic("clickstream", 4);
+        _kafka.CreateTopic("triggers", 2);
+        _kafka.CreateTopic("clickstream-dlq", 1);
+        _kafka.CreateTopic("triggers-audit", 1);
+        _kafka.CreateTopic("customers", 4);
+        _settings = new WorkerSettings(_kafka.BootstrapServers, _redis.Configuration, "g" + Guid.NewGuid().ToString("N")[..8], Gap,
+            Lifecycle: true, Customers: "customers");
+    }
+
+    public async Task DisposeAsync()
+    {
+        _kafka.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Lifecycle_Triggers_AndThePolicy_RunLive()
+    {
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1500;
+        var events = new List<TrackerEvent>
+        {
+            // u1: a cart abandoned, then (in another session, within the abandonment family's cap, 2 s here) a second
+            // one: capped. The first cart's reminder goes out 3 s after it (outside the cap), with the same cart.
+            Event(EventType.ProductAdded, "a1", "u1", t0, products: [P("p1", 20m)]),
+            Event(EventType.ProductAdded, "a2", "u1", t0 + 1000, products: [P("p2", 30m)]),
+            // u2: one order over the VIP threshold: vip_reached at once, the cross-sell 5 s later with what was bought.
+            Event(EventType.OrderCompleted, "b1", "u2", t0, products: [P("tv", 600m)], orderId: "o-b1", total: 600m),
+            // u3: a cart goes out, then u3 orders: the cart is revoked (naming its id), its reminder never goes out.
+            Event(EventType.ProductAdded, "c1", "u3", t0, products: [P("p3", 15m)]),
+            Event(EventType.OrderCompleted, "c2", "u3", t0 + 4500, products: [P("p3", 15m)], orderId: "o-c2", total: 15m),
+            // u4: views a product, then signs up: welcome with the product viewed.
+            Event(EventType.ProductViewed, "d1", "u4", t0, products: [P("p4", 5m)]),
+            Event(EventType.SignedUp, "d1", "u4", t0 + 200, email: "u4@example.com"),
+        };
+
+        await using var triggers = new TopicReader(_kafka.BootstrapServers, "triggers");
+        await using var audit = new TopicReader(_kafka.BootstrapServers, "triggers-audit");
+        await using var worker = await InProcessWorker.StartAsync(_settings, [.. Lifecycle, .. NoQuietHours, "--StreamTriggers:Policy:FrequencyCaps:abandonment=00:00:02"]);
+        await TestStream.Of(events).ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None);
+
+        var wanted = new[]
+        {
+            ("cart_abandoned", "u1"), ("cart_abandoned_reminder", "u1"), ("vip_reached", "u2"), ("post_purchase_cross_sell", "u2"),
+            ("cart_abandoned", "u3"), ("trigger_revoked", "u3"), ("post_purchase_cross_sell", "u3"), ("welcome", "u4"),
+        };
+        var got = await triggers.WaitForAsync(list => wanted.All(w => list.Any(t => Is(t, w.Item1, w.Item2))), TimeSpan.FromSeconds(40),
+            list => Describe(list) + " | audit: " + Describe(audit.Received));
+        await Task.Delay(2500); // anything extra (a duplicate, the capped cart, u3's reminder) would arrive by now
+        got = triggers.Received;
+
+        string Summary() => Describe(got) + " | audit: " + Describe(audit.Received);
+        Assert.True(got.Count == got.Select(t => t.GetProperty("id").GetString()).Distinct().Count(), "duplicate trigger ids: " + Summary());
+        Assert.Single(got, t => Is(t, "cart_abandoned", "u1"));
+        Assert.DoesNotContain(got, t => Is(t, "cart_abandoned_reminder", "u3"));
+
+        var reminder = got.Single(t => Is(t, "cart_abandoned_reminder", "u1"));
+        Assert.Equal("p1", Data(reminder).GetProperty("cart")[0].GetProperty("product_id").GetString());
+        var crossSell = got.Single(t => Is(t, "post_purchase_cross_sell", "u2"));
+        Assert.Equal("tv", Data(crossSell).GetProperty("products_bought")[0].GetProperty("product_id").GetString());
+        Assert.True(Received(crossSell) >= t0 + 5000, "the cross-sell went out before its delay: " + Summary());
+        var cart3 = got.Single(t => Is(t, "cart_abandoned", "u3"));
+        var revoked = got.Single(t => Is(t, "trigger_revoked", "u3"));
+        Assert.Equal(cart3.GetProperty("id").GetString(), Data(revoked).GetProperty("revoked_trigger_id").GetString());
+        var welcome = got.Single(t => Is(t, "welcome", "u4"));
+        Assert.Equal("p4", Data(welcome).GetProperty("products_viewed")[0].GetProperty("product_id").GetString());
+        Assert.All(got, t => Assert.True(Data(t).TryGetProperty("segment", out _) && Data(t).TryGetProperty("lifetime_value", out _), "no segment/value: " + t));
+
+        // The second cart of u1 is on the audit topic with its reason, under the id it would have had; never sent.
+        var held = await audit.WaitForAsync(list => list.Any(d => d.GetProperty("type").GetString() == "cart_abandoned" && d.GetProperty("session_id").GetString() == "a2"),
+            TimeSpan.FromSeconds(10), Describe);
+        var capped = held.First(d => d.GetProperty("session_id").GetString() == "a2");
+        Assert.Equal("suppressed", capped.GetProperty("outcome").GetString());
+        Assert.Contains(capped.GetProperty("reason").GetString(), new[] { "frequency_cap", "priority" });
+        Assert.Equal("u:u1", capped.GetProperty("customer").GetString());
+        Assert.DoesNotContain(got, t => t.GetProperty("id").GetString() == capped.GetProperty("trigger_id").GetString());
+    }
+
+    [Fact]
+    public async Task QuietHours_DeferTheTrigger_ToTheirEnd_AndTheAuditSaysSo()
+    {
+        // Quiet hours (UTC, the default zone) from an hour ago until 9 s from now.
+        var now = DateTime.UtcNow;
+        var end = now.AddSeconds(9);
+        string[] quiet = [$"--StreamTriggers:Policy:QuietHoursStart={now.AddHours(-1):HH:mm:ss}", $"--StreamTriggers:Policy:QuietHoursEnd={end:HH:mm:ss}"];
+        long endMs = new DateTimeOffset(end.Year, end.Month, end.Day, end.Hour, end.Minute, end.Second, TimeSpan.Zero).ToUnixTimeMilliseconds();
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1000;
+
+        await using var triggers = new TopicReader(_kafka.BootstrapServers, "triggers");
+        await using var audit = new TopicReader(_kafka.BootstrapServers, "triggers-audit");
+        await using var worker = await InProcessWorker.StartAsync(_settings, [.. Lifecycle, .. quiet]);
+        await TestStream.Of([Event(EventType.ProductAdded, "q1", "u7", t0, products: [P("p7", 10m)])])
+            .ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None);
+
+        var deferred = await audit.WaitForAsync(list => list.Any(d => d.GetProperty("session_id").GetString() == "q1"), TimeSpan.FromSeconds(10), Describe);
+        var decision = deferred.Single(d => d.GetProperty("session_id").GetString() == "q1");
+        Assert.Equal(("cart_abandoned", "deferred", "quiet_hours"),
+            (decision.GetProperty("type").GetString(), decision.GetProperty("outcome").GetString(), decision.GetProperty("reason").GetString()));
+        Assert.Equal(endMs, DateTimeOffset.Parse(decision.GetProperty("release_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds());
+        // Operational triggers (segment changes) skip the policy; the cart waits.
+        static bool IsCart(JsonElement t) => Data(t).GetProperty("type").GetString() == "cart_abandoned";
+        Assert.DoesNotContain(triggers.Received, IsCart);
+
+        var sent = await triggers.WaitForAsync(list => list.Any(IsCart), TimeSpan.FromSeconds(20), Describe);
+        var cart = Assert.Single(sent, IsCart);
+        Assert.Equal(decision.GetProperty("trigger_id").GetString(), cart.GetProperty("id").GetString());
+        Assert.True(Received(cart) >= endMs, $"released before the quiet hours ended: {Describe(sent)}");
+        Assert.Equal(endMs, DateTimeOffset.Parse(Data(cart).GetProperty("released_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public async Task ALongTimer_SurvivesAKilledWorker_AndGoesOutOnce()
+    {
+        string[] args = [.. Lifecycle, .. NoQuietHours, "--StreamTriggers:Lifecycle:CrossSellDelay=00:00:10"];
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 500;
+        await using var triggers = new TopicReader(_kafka.BootstrapServers, "triggers");
+        using (var first = WorkerProcess.Start(_settings, args))
+        {
+            await TestStream.Of([Event(EventType.OrderCompleted, "k1", "u9", t0, products: [P("kettle", 40m)], orderId: "o-k1", total: 40m)])
+                .ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None);
+
+            // The customer (with its pending cross-sell) is durable in Redis: then SIGKILL, nothing shuts down cleanly.
+            using var redis = await _redis.ConnectAsync();
+            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!server.Keys(pattern: $"{{{_settings.Group}:{_settings.Group}:customers:*}}:c:u:u9").Any())
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the customer never reached Redis");
+                await Task.Delay(100);
+            }
+
+            first.Kill();
+        }
+
+        Assert.True(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < t0 + 10_000, "too slow to test a restart before the timer is due");
+        using var second = WorkerProcess.Start(_settings, args);
+        var got = await triggers.WaitForAsync(list => list.Any(t => Is(t, "post_purchase_cross_sell", "u9")), TimeSpan.FromSeconds(45), Describe);
+        await Task.Delay(2000);
+        got = triggers.Received;
+        var crossSell = Assert.Single(got, t => Is(t, "post_purchase_cross_sell", "u9"));
+        Assert.True(Received(crossSell) >= t0 + 10_000, "went out before it was due");
+        Assert.Equal(got.Count, got.Select(t => t.GetProperty("id").GetString()).Distinct().Count());
+    }
+
+    private static TrackerEvent Event(EventType type, string session, string user, long atMs, IReadOnlyList<ProductInfo>? products = null,
+        string? orderId = null, decimal? total = null, string? email = null) => new()
+        {
+            Type = type,
+            SessionId = session,
+            UserId = user,
+            Email = email,
+            TimestampMs = atMs,
+            Products = products ?? [],
+            OrderId = orderId,
+            OrderTotal = total,
+            Currency = total is null ? null : "EUR",
+        };
+
+    private static ProductInfo P(string id, decimal price) => new() { Id = id, Price = price, Quantity = 1 };
+
+    private static JsonElement Data(JsonElement trigger) => trigger.GetProperty("data");
+
+    private static long Received(JsonElement message) => message.GetProperty("__received_ms").GetInt64();
+
+    private static bool Is(JsonElement trigger, string type, string user) =>
+        Data(trigger).GetProperty("type").GetString() == type && Data(trigger).TryGetProperty("user_id", out var u) && u.GetString() == user;
+
+    private static string Describe(IEnumerable<JsonElement> messages) => string.Join("; ", messages.Select(m => m.TryGetProperty("data", out var d)
+        ? $"{d.GetProperty("type").GetString()} {(d.TryGetProperty("user_id", out var u) ? u.GetString() : "-")} {m.GetProperty("id").GetString()}"
+        : $"{m.GetProperty("type").GetString()} {m.GetProperty("outcome").GetString()} {(m.TryGetProperty("reason", out var r) ? r.GetString() : "-")} {m.GetProperty("session_id").GetString()}"));
+}
+
+/// <summary>Reads a topic of JSON messages from the beginning in the background; each with <c>__received_ms</c> added.</summary>
+public sealed class TopicReader : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly Lock _lock = new();
+    private readonly List<JsonElement> _received = [];
+
+    public TopicReader(string bootstrap, string topic)
+    {
+        _loop = Task.Factory.StartNew(() =>
+        {
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = "reader-" + Guid.NewGuid().ToString("N"),
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnableAutoCommit = false,
+                FetchWaitMaxMs = 10,
+            }).Build();
+            consumer.Subscribe(topic);
+            while (!_stop.IsCancellationRequested)
+            {
+                var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (r is null) continue;
+                var node = System.Text.Json.Nodes.JsonNode.Parse(r.Message.Value)!.AsObject();
+                node["__received_ms"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var element = JsonSerializer.SerializeToElement(node);
+                lock (_lock) _received.Add(element);
+            }
+
+            consumer.Close();
+        }, TaskCreationOptions.LongRunning);
+    }
+
+    public List<JsonElement> Received
+    {
+        get { lock (_lock) return [.. _received]; }
+    }
+
+    /// <summary>Waits until <paramref name="done"/> holds for what arrived, or fails after <paramref name="timeout"/> listing it.</summary>
+    public async Task<List<JsonElement>> WaitForAsync(Func<List<JsonElement>, bool> done, TimeSpan timeout, Func<IEnumerable<JsonElement>, string> describe)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var got = Received;
+            if (done(got))
+            {
+                return got;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"not there within {timeout.TotalSeconds} s; received {got.Count}: {describe(got)}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop.WaitAsync(TimeSpan.FromSeconds(15));
+        _stop.Dispose();
+    }
+}
