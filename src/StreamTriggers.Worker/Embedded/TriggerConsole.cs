@@ -34,7 +34,7 @@ internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<Rule
             // The mock broker holds an empty fetch for the full wait even when data arrives: keep it short.
             FetchWaitMaxMs = 10,
         }).Build();
-        consumer.Subscribe(kafka.Value.TriggerTopic);
+        consumer.Subscribe([kafka.Value.TriggerTopic, kafka.Value.AuditTopic]);
         long latenessMs = (long)rules.Value.AllowedLateness.TotalMilliseconds;
         long lastStatus = 0, lastEvents = 0;
         Console.WriteLine($"StreamTriggers embedded: a synthetic tracker streams into '{kafka.Value.InputTopic}'; sessions idle for {Time.Duration.Format(rules.Value.Gap)} fire. Ctrl-C stops.");
@@ -42,11 +42,23 @@ internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<Rule
         {
             var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            if (r is not null)
+            if (r is not null && r.Topic == kafka.Value.AuditTopic)
+            {
+                // Held back by the sending policy (or a session's cooldown): what, and why.
+                using var doc = JsonDocument.Parse(r.Message.Value);
+                var d = doc.RootElement;
+                string why = d.TryGetProperty("reason", out var reason) ? reason.GetString()! : "-";
+                string until = d.TryGetProperty("release_at", out var release) ? " until " + release.GetString() : "";
+                Console.Write($"\r{new string(' ', 118)}\r");
+                Console.WriteLine($"{DateTimeOffset.FromUnixTimeMilliseconds(now):HH:mm:ss.fff}  {d.GetProperty("type").GetString(),-19} {d.GetProperty("session_id").GetString(),-14} {d.GetProperty("outcome").GetString()} ({why}){until}");
+            }
+            else if (r is not null)
             {
                 using var doc = JsonDocument.Parse(r.Message.Value);
                 var data = doc.RootElement.GetProperty("data");
-                long deadline = DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+                // Due at its deadline, or when the policy released it (end of quiet hours).
+                string dueAt = data.TryGetProperty("released_at", out var released) ? released.GetString()! : data.GetProperty("deadline").GetString()!;
+                long deadline = DateTimeOffset.Parse(dueAt, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
                 long late = now - (deadline + latenessMs);
                 _lateness.Enqueue(late);
                 if (_lateness.Count > LatenessWindow)
@@ -65,7 +77,7 @@ internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<Rule
                 double rate = lastStatus == 0 ? 0 : (events - lastEvents) * 1000.0 / (now - lastStatus);
                 lastStatus = now;
                 lastEvents = events;
-                Console.Write($"\r[{stats.Partitions} partitions] events {events:N0} ({rate:N0}/s)  rejected {stats.Rejected:N0}  triggers: browse {stats.Triggers(TriggerType.BrowseAbandoned):N0} cart {stats.Triggers(TriggerType.CartAbandoned):N0} checkout {stats.Triggers(TriggerType.CheckoutAbandoned):N0}  lateness {Percentiles()}   ");
+                Console.Write($"\r[{stats.Partitions} partitions] events {events:N0} ({rate:N0}/s)  rejected {stats.Rejected:N0}  triggers: browse {stats.Triggers(TriggerType.BrowseAbandoned):N0} cart {stats.Triggers(TriggerType.CartAbandoned):N0} checkout {stats.Triggers(TriggerType.CheckoutAbandoned):N0} held {stats.Suppressed + stats.Deferred:N0}  lateness {Percentiles()}   ");
             }
         }
 

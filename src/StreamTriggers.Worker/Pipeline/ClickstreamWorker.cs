@@ -357,9 +357,18 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         return config;
     }
 
+    private static readonly string[] ConsumerOnly =
+    [
+        "fetch.", "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "auto.offset.reset", "auto.commit.",
+        "enable.auto.commit", "enable.partition.eof", "partition.assignment.strategy", "isolation.level", "group.", "queued.",
+    ];
+
     private ProducerConfig ProducerConfig()
     {
-        var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Settings))
+        // Settings are shared; the consumer-only ones would make librdkafka warn on the producer.
+        var settings = _kafka.Settings.Where(kv => !ConsumerOnly.Any(p => kv.Key.StartsWith(p, StringComparison.Ordinal)))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var config = new ProducerConfig(settings)
         {
             BootstrapServers = _kafka.BootstrapServers,
             Acks = Acks.All,
