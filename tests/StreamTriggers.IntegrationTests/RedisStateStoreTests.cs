@@ -42,6 +42,50 @@ public sealed class RedisStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CustomerSpace_ClaimsWithoutDeadlines_PagesTimersInDueOrder_AndSharesNoKeysWithSessions()
+    {
+        string prefix = "c" + Guid.NewGuid().ToString("N")[..6];
+        var customers = new RedisStateStore(_redis, prefix, "group", TimeSpan.FromDays(400), space: StateSpace.Customers);
+        var sessions = new RedisStateStore(_redis, prefix, "group", TimeSpan.FromDays(7));
+        var claim = await customers.ClaimAsync(P, default);
+
+        // 2,500 customers, many sharing a due time (ties across page boundaries).
+        var writes = Enumerable.Range(0, 2500).Select(i => new SessionWrite($"u:{i:D4}", [(byte)(i % 256)], 1_000 + (i % 7) * 100)).ToList();
+        Assert.True(await customers.CommitAsync(claim, writes, 9, default));
+
+        var again = await customers.ClaimAsync(P, default);
+        Assert.Empty(again.Deadlines);      // paged, not all read on claim
+        Assert.Equal(9, again.NextOffset);
+
+        // Pages of 1,000 in due order, then by id, each continuing from the last due time read, skipping what was read at it.
+        var expected = writes.Select(w => (w.SessionId, w.DeadlineMs!.Value)).OrderBy(e => e.Item2).ThenBy(e => e.SessionId, StringComparer.Ordinal).ToList();
+        var paged = new List<(string, long)>();
+        long from = long.MinValue + 1;
+        int skip = 0;
+        while (true)
+        {
+            var page = await customers.DueAsync(again, from, skip, long.MaxValue, 1000, default);
+            paged.AddRange(page);
+            if (page.Count < 1000) break;
+            skip = page[^1].DueMs == from ? skip + page.Count : page.Count(e => e.DueMs == page[^1].DueMs);
+            from = page[^1].DueMs;
+        }
+
+        Assert.Equal(expected, paged);
+        Assert.Equal([("u:0000", 1_000L), ("u:0007", 1_000L)], await customers.DueAsync(again, 0, 0, 1_000, 2, default));
+        Assert.Empty(await customers.DueAsync(again, 0, 0, 999, 10, default));
+
+        // The session space of the same group sees none of it.
+        var sessionClaim = await sessions.ClaimAsync(P, default);
+        Assert.Empty(sessionClaim.Deadlines);
+        Assert.Null(sessionClaim.NextOffset);
+        Assert.Equal([null], await sessions.LoadAsync(sessionClaim, ["u:0001"], default));
+        Assert.Equal([[1]], await customers.LoadAsync(again, ["u:0001"], default));
+        Assert.Equal([7], await sessions.PartitionsAsync(default));
+        Assert.NotNull(await customers.ReadSessionAsync(7, "u:0001", default));
+    }
+
+    [Fact]
     public async Task TimerIndex_ChangesOnlyWhenAsked_AndCustomersAreFoundByTheirSessionsState()
     {
         var store = new RedisStateStore(_redis, "h" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromHours(1));

@@ -22,6 +22,20 @@ public class InMemoryStateStoreTests
     }
 
     [Fact]
+    public async Task CustomerSpace_ClaimsWithoutDeadlines_AndPagesTimersInDueOrderThenId()
+    {
+        var store = new InMemoryStateStore(StateSpace.Customers);
+        var claim = await store.ClaimAsync(P, default);
+        Assert.True(await store.CommitAsync(claim, [new("u:b", [1], 200), new("u:a", [2], 200), new("u:c", [3], 100), new("u:d", [4], null)], 1, default));
+
+        var again = await store.ClaimAsync(P, default);
+        Assert.Empty(again.Deadlines);
+        Assert.Equal([("u:c", 100L), ("u:a", 200L), ("u:b", 200L)], await store.DueAsync(again, long.MinValue, 0, long.MaxValue, 10, default));
+        Assert.Equal([("u:b", 200L)], await store.DueAsync(again, 200, 1, long.MaxValue, 10, default));
+        Assert.Equal([("u:c", 100L)], await store.DueAsync(again, 0, 0, 199, 10, default));
+    }
+
+    [Fact]
     public async Task AnOlderClaim_IsFenced_AndWritesNothing()
     {
         var store = new InMemoryStateStore();
