@@ -108,6 +108,18 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         Assert.Contains(capped.GetProperty("reason").GetString(), new[] { "frequency_cap", "priority" });
         Assert.Equal("u:u1", capped.GetProperty("customer").GetString());
         Assert.DoesNotContain(got, t => t.GetProperty("id").GetString() == capped.GetProperty("trigger_id").GetString());
+
+        // inspect --customer reads the customer stage's state directly: its sessions, and the capped decision.
+        var output = new StringWriter();
+        int code = await StreamTriggers.Worker.Tools.InspectCommand.RunAsync(
+            ["--customer", "u1", "--json", "--redis", _redis.Configuration, "--key-prefix", _settings.Group, "--group", _settings.Group], output);
+        Assert.True(code == 0, output.ToString());
+        using var report = JsonDocument.Parse(output.ToString());
+        var state = report.RootElement.GetProperty("customer_state");
+        Assert.Equal("u:u1", state.GetProperty("key").GetString());
+        Assert.Equal(["a1", "a2"], state.GetProperty("sessions").EnumerateArray().Select(x => x.GetString()).Order());
+        Assert.Contains(report.RootElement.GetProperty("decisions").EnumerateArray(), d =>
+            d.GetProperty("trigger_id").GetString() == capped.GetProperty("trigger_id").GetString() && d.GetProperty("outcome").GetString() == "suppressed");
     }
 
     [Fact]

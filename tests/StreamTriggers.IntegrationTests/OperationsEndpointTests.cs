@@ -72,8 +72,8 @@ public sealed class OperationsEndpointTests : IAsyncLifetime
         Assert.True(Value(metrics, "streamtriggers_batch_size_count") >= 1);
         for (int p = 0; p < 4; p++)
         {
-            Assert.Equal(0, Value(metrics, $"streamtriggers_consumer_lag{{partition=\"{p}\"}}"));
-            Assert.Equal(0, Value(metrics, $"streamtriggers_timers_pending{{partition=\"{p}\"}}"));
+            Assert.Equal(0, Value(metrics, $"streamtriggers_consumer_lag{{partition=\"{p}\",topic=\"clickstream\"}}"));
+            Assert.Equal(0, Value(metrics, $"streamtriggers_timers_pending{{partition=\"{p}\",topic=\"clickstream\"}}"));
         }
 
         Assert.Contains("# TYPE streamtriggers_trigger_lateness_milliseconds histogram", metrics, StringComparison.Ordinal);

@@ -16,7 +16,7 @@ public sealed class TopicsCommandTests : IDisposable
     [Fact]
     public async Task ExistingTopics_AreReportedWithTheirPartitionCounts_AndLeftAlone()
     {
-        foreach (var (topic, partitions) in new[] { ("clickstream", 12), ("triggers", 6), ("clickstream-dlq", 1), ("triggers-audit", 6) })
+        foreach (var (topic, partitions) in new[] { ("clickstream", 12), ("triggers", 6), ("clickstream-dlq", 1), ("triggers-audit", 6), ("streamtriggers-customers", 6) })
         {
             _kafka.CreateTopic(topic, partitions);
         }

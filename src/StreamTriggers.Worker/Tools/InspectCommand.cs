@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using StackExchange.Redis;
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Redis;
 using StreamTriggers.Sessions;
@@ -21,8 +22,9 @@ internal static class InspectCommand
     public const string Usage = """
         streamtriggers inspect (--session ID | --customer ID) [options]
 
-        Prints the stored state of a session, or of every session linked to a customer (user id or email), with
-        pending timers and the latest trigger decisions (emitted, or suppressed with the reason). Read from Redis.
+        Prints the stored state of a session, or of a customer (user id or email: the customer stage's state, and
+        every session that carried it), with pending timers and the latest trigger decisions (emitted, or
+        suppressed or deferred with the reason). Read from Redis.
 
           --session ID          the session id (the input message key)
           --customer ID         a user id or email: the sessions that carried it, and their decisions merged
@@ -71,7 +73,8 @@ internal static class InspectCommand
         }
 
         await using var store = new RedisStateStore(connection, prefix, group, TimeSpan.FromDays(7), ownsConnection: true);
-        var report = await InspectAsync(store, session, customer, partition, cancellationToken).ConfigureAwait(false);
+        var customers = new RedisStateStore(connection, prefix, group, TimeSpan.FromDays(400), space: StateSpace.Customers);
+        var report = await InspectAsync(store, session, customer, partition, cancellationToken, customers).ConfigureAwait(false);
         if (json)
         {
             WriteJson(report, output);
@@ -81,16 +84,51 @@ internal static class InspectCommand
             WriteText(report, output, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
 
-        return report.Sessions.Count == 0 ? 1 : 0;
+        return report.Sessions.Count == 0 && report.Customer is null ? 1 : 0;
     }
 
-    /// <summary>What was found for a subject: every stored session, oldest activity first, and their decisions newest first.</summary>
-    internal sealed record Report(string Subject, bool IsCustomer, IReadOnlyList<SessionView> Sessions, IReadOnlyList<TriggerDecision> Decisions, int PartitionsSearched);
+    /// <summary>
+    /// What was found for a subject: the customer stage's state (for a customer), every stored session, oldest
+    /// activity first, and all their decisions newest first.
+    /// </summary>
+    internal sealed record Report(string Subject, bool IsCustomer, IReadOnlyList<SessionView> Sessions, IReadOnlyList<TriggerDecision> Decisions, int PartitionsSearched,
+        CustomerView? Customer = null);
 
     internal sealed record SessionView(StoredSession Stored, SessionState? State, string? DecodeError);
 
-    internal static async Task<Report> InspectAsync(IStateInspector store, string? session, string? customer, int? onlyPartition, CancellationToken ct)
+    internal sealed record CustomerView(StoredSession Stored, CustomerState? State, string? DecodeError);
+
+    // The customer's state is keyed by user id, else by email (lower case): a subject containing '@' may be either.
+    private static async Task<CustomerView?> FindCustomerAsync(IStateInspector customers, string customer, CancellationToken ct)
     {
+        string[] keys = customer.Contains('@', StringComparison.Ordinal)
+            ? [CustomerKeys.For(customer, null, ""), CustomerKeys.For(null, customer, "")]
+            : [CustomerKeys.For(customer, null, "")];
+        foreach (int partition in await customers.PartitionsAsync(ct).ConfigureAwait(false))
+        {
+            foreach (var key in keys)
+            {
+                if (await customers.ReadSessionAsync(partition, key, ct).ConfigureAwait(false) is { } stored)
+                {
+                    try
+                    {
+                        return new CustomerView(stored, stored.State is null ? null : CustomerCodec.Decode(key, stored.State), null);
+                    }
+                    catch (FormatException ex)
+                    {
+                        return new CustomerView(stored, null, ex.Message);
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    internal static async Task<Report> InspectAsync(IStateInspector store, string? session, string? customer, int? onlyPartition, CancellationToken ct,
+        IStateInspector? customers = null)
+    {
+        var customerView = customer is not null && customers is not null ? await FindCustomerAsync(customers, customer, ct).ConfigureAwait(false) : null;
         var partitions = onlyPartition is { } p ? [p] : await store.PartitionsAsync(ct).ConfigureAwait(false);
         var found = new List<SessionView>();
         foreach (int partition in partitions)
@@ -106,9 +144,10 @@ internal static class InspectCommand
         }
 
         var decisions = found.Where(s => s.State is not null).SelectMany(s => s.State!.Decisions.Select(d => d.ToDecision(s.Stored.SessionId)))
+            .Concat(customerView?.State?.Decisions ?? [])
             .OrderByDescending(d => d.DecidedAtMs).ThenByDescending(d => d.DeadlineMs).ToList();
         var ordered = found.OrderBy(s => s.State?.LastActivityMs ?? long.MaxValue).ThenBy(s => s.Stored.SessionId, StringComparer.Ordinal).ToList();
-        return new Report(session ?? customer!, customer is not null, ordered, decisions, partitions.Count);
+        return new Report(session ?? customer!, customer is not null, ordered, decisions, partitions.Count, customerView);
     }
 
     private static SessionView Decode(StoredSession stored)
@@ -131,7 +170,7 @@ internal static class InspectCommand
     internal static void WriteText(Report report, TextWriter o, long nowMs)
     {
         string what = report.IsCustomer ? "customer" : "session";
-        if (report.Sessions.Count == 0)
+        if (report.Sessions.Count == 0 && report.Customer is null)
         {
             o.WriteLine($"{what} {report.Subject}: nothing stored ({report.PartitionsSearched} partitions searched). It may never have been seen, or its state expired.");
             return;
@@ -139,8 +178,13 @@ internal static class InspectCommand
 
         if (report.IsCustomer)
         {
-            o.WriteLine($"customer {report.Subject}: {report.Sessions.Count} linked session(s)");
+            o.WriteLine($"customer {report.Subject}: {report.Sessions.Count} stored session(s)");
             o.WriteLine();
+            if (report.Customer is { } customer)
+            {
+                WriteCustomer(customer, o, nowMs);
+                o.WriteLine();
+            }
         }
 
         foreach (var view in report.Sessions)
@@ -155,6 +199,44 @@ internal static class InspectCommand
             string reason = d.Reason is null ? string.Empty : $"  {d.Reason}: {d.Detail}";
             string sessionColumn = report.IsCustomer ? $"  session {d.SessionId}" : string.Empty;
             o.WriteLine($"  {UnixTime.Format(d.DecidedAtMs)}  {TriggerTypes.Name(d.Type),-19} {TriggerDecision.OutcomeName(d.Outcome),-10} id {d.TriggerId}  deadline {UnixTime.Format(d.DeadlineMs)}{sessionColumn}{reason}");
+        }
+    }
+
+    private static void WriteCustomer(CustomerView view, TextWriter o, long nowMs)
+    {
+        var stored = view.Stored;
+        string expires = stored.ExpiresInMs is { } e ? $", state expires in {Ago(e)}" : string.Empty;
+        o.WriteLine($"customer state {stored.SessionId}  (customer partition {stored.Partition}{expires})");
+        if (view.DecodeError is not null)
+        {
+            o.WriteLine($"  state          unreadable: {view.DecodeError}");
+        }
+
+        if (stored.PendingDeadlineMs is { } due)
+        {
+            o.WriteLine($"  next timer     {UnixTime.Format(due)}  ({Relative(due, nowMs)})");
+        }
+
+        if (view.State is not { } c)
+        {
+            return;
+        }
+
+        string money = c.Revenue.ToString("0.00", CultureInfo.InvariantCulture);
+        o.WriteLine($"  orders         {c.Orders}, spend {money}{(c.Orders > 0 ? $", last {UnixTime.Format(c.LastOrderMs)}" : string.Empty)}{(c.VipReached ? ", VIP" : string.Empty)}");
+        o.WriteLine($"  segment        {Segments.Name(c.Segment)}{(c.SegmentSinceMs != CustomerState.None ? $" since {UnixTime.Format(c.SegmentSinceMs)}" : string.Empty)}");
+        o.WriteLine($"  consent        {(c.Unsubscribed ? "unsubscribed: no marketing triggers" : c.Subscribed ? "subscribed" : "not asked")}");
+        o.WriteLine($"  time zone      {c.TimeZone ?? "(default)"}");
+        o.WriteLine($"  last activity  {UnixTime.Format(c.LastActivityMs)}  ({Relative(c.LastActivityMs, nowMs)})");
+        o.WriteLine($"  sessions       {(c.Sessions.Count == 0 ? "none" : string.Join(", ", c.Sessions))}");
+        foreach (var p in c.Pending)
+        {
+            o.WriteLine($"  held           {TriggerTypes.Name(p.Trigger.Type),-19} id {p.Trigger.Id}  {(p.Deferred ? "deferred until" : "due")} {UnixTime.Format(p.DueMs)}  ({Relative(p.DueMs, nowMs)})");
+        }
+
+        foreach (var b in c.Bought)
+        {
+            o.WriteLine($"  bought         {Describe(b.Product)} last {UnixTime.Format(b.LastBoughtMs)}{(b.CycleDays is { } days ? $", use cycle {days} d" : string.Empty)}");
         }
     }
 
@@ -251,6 +333,11 @@ internal static class InspectCommand
             w.WriteStartObject();
             w.WriteString(report.IsCustomer ? "customer" : "session", report.Subject);
             w.WriteNumber("partitions_searched", report.PartitionsSearched);
+            if (report.Customer is { } customer)
+            {
+                WriteCustomerJson(customer, w);
+            }
+
             w.WriteStartArray("sessions");
             foreach (var view in report.Sessions)
             {
@@ -269,6 +356,42 @@ internal static class InspectCommand
         }
 
         o.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteCustomerJson(CustomerView view, Utf8JsonWriter w)
+    {
+        w.WriteStartObject("customer_state");
+        w.WriteString("key", view.Stored.SessionId);
+        w.WriteNumber("partition", view.Stored.Partition);
+        if (view.Stored.PendingDeadlineMs is { } due) w.WriteString("next_timer", UnixTime.Format(due));
+        if (view.DecodeError is not null) w.WriteString("state_error", view.DecodeError);
+        if (view.State is { } c)
+        {
+            w.WriteNumber("orders", c.Orders);
+            w.WriteNumber("spend", c.Revenue);
+            w.WriteBoolean("vip", c.VipReached);
+            w.WriteString("segment", Segments.Name(c.Segment));
+            w.WriteBoolean("unsubscribed", c.Unsubscribed);
+            if (c.TimeZone is not null) w.WriteString("time_zone", c.TimeZone);
+            w.WriteString("last_activity", UnixTime.Format(c.LastActivityMs));
+            w.WriteStartArray("sessions");
+            foreach (var id in c.Sessions) w.WriteStringValue(id);
+            w.WriteEndArray();
+            w.WriteStartArray("held");
+            foreach (var p in c.Pending)
+            {
+                w.WriteStartObject();
+                w.WriteString("trigger_id", p.Trigger.Id);
+                w.WriteString("type", TriggerTypes.Name(p.Trigger.Type));
+                w.WriteString("due", UnixTime.Format(p.DueMs));
+                w.WriteBoolean("deferred", p.Deferred);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteEndObject();
     }
 
     private static void WriteSessionJson(SessionView view, Utf8JsonWriter w)

@@ -15,8 +15,8 @@ internal static class TopicsCommand
     public const string Usage = """
         streamtriggers topics --partitions N [options]
 
-        Creates the input, trigger, dead-letter and audit topics (names from StreamTriggers:Kafka:*Topic) that do not
-        exist yet. Existing topics are listed with their partition count and left as they are.
+        Creates the input, trigger, dead-letter, audit and customer topics (names from StreamTriggers:Kafka:*Topic)
+        that do not exist yet. Existing topics are listed with their partition count and left as they are.
 
           --partitions N           partitions of each new topic (the input topic's count caps how many workers share
                                    the load: one partition is processed by one worker at a time)

@@ -21,7 +21,7 @@ public sealed class TopicsCommandTests
 
         Assert.Equal(0, code);
         var fake = (FakeAdmin)(object)admin;
-        Assert.Equal(["triggers", "clickstream-dlq", "triggers-audit"], fake.Created.Select(s => s.Name));
+        Assert.Equal(["triggers", "clickstream-dlq", "triggers-audit", "streamtriggers-customers"], fake.Created.Select(s => s.Name));
         Assert.All(fake.Created, s => Assert.Equal((6, (short)3), (s.NumPartitions, s.ReplicationFactor)));
         string text = output.ToString();
         Assert.Contains("exists   clickstream              12 partitions (asked for 6; left unchanged)", text, StringComparison.Ordinal);
