@@ -188,6 +188,54 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         Assert.Equal(got.Count, got.Select(t => t.GetProperty("id").GetString()).Distinct().Count());
     }
 
+    [Fact]
+    public async Task CustomersMovingBetweenWorkers_KeepTheirLongTimers_EachGoesOutOnce()
+    {
+        string[] args = [.. Lifecycle, .. NoQuietHours, "--StreamTriggers:Lifecycle:CrossSellDelay=00:00:12"];
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 500;
+        var orders = Enumerable.Range(0, 24)
+            .Select(i => Event(EventType.OrderCompleted, $"m{i}", $"u{100 + i}", t0 + i * 20, products: [P("p" + i, 40m)], orderId: $"o-m{i}", total: 40m))
+            .ToList();
+        await using var triggers = new TopicReader(_kafka.BootstrapServers, "triggers");
+        var first = await InProcessWorker.StartAsync(_settings, args);
+        using var second = WorkerProcess.Start(_settings, args);
+        try
+        {
+            // Both workers share the input and customer partitions while the orders come in.
+            await Task.Delay(4000);
+            await TestStream.Of(orders).ProduceAsync(_kafka.BootstrapServers, "clickstream", CancellationToken.None);
+
+            // Every customer is durable with its pending cross-sell; then the first worker leaves and the second
+            // takes over all partitions (a clean handover: the leaving worker commits what it holds).
+            using var redis = await _redis.ConnectAsync();
+            var server = redis.GetServer(redis.GetEndPoints()[0]);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (server.Keys(pattern: $"{{{_settings.Group}:{_settings.Group}:customers:*}}:c:u:u1*").Count() < orders.Count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the customers never all reached Redis");
+                await Task.Delay(100);
+            }
+
+            await first.StopAsync();
+            Assert.True(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < t0 + 12_000, "too slow to move the customers before their timers are due");
+
+            bool IsCrossSell(JsonElement t) => Data(t).GetProperty("type").GetString() == "post_purchase_cross_sell";
+            var got = await triggers.WaitForAsync(list => list.Count(IsCrossSell) >= orders.Count, TimeSpan.FromSeconds(60), Describe);
+            await Task.Delay(2000);
+            var crossSells = triggers.Received.Where(IsCrossSell).ToList();
+            Assert.Equal(orders.Select(o => o.UserId).Order(), crossSells.Select(t => Data(t).GetProperty("user_id").GetString()).Order());
+            Assert.All(crossSells, t => Assert.True(Received(t) >= t0 + 12_000, "went out before it was due"));
+
+            // Customer partitions did change hands: a claim bumps the partition's epoch.
+            var epochs = Enumerable.Range(0, 4).Select(p => (long?)redis.GetDatabase().StringGet($"{{{_settings.Group}:{_settings.Group}:customers:{p}}}:epoch")).ToList();
+            Assert.Contains(epochs, e => e >= 2);
+        }
+        finally
+        {
+            await first.DisposeAsync();
+        }
+    }
+
     private static TrackerEvent Event(EventType type, string session, string user, long atMs, IReadOnlyList<ProductInfo>? products = null,
         string? orderId = null, decimal? total = null, string? email = null) => new()
         {

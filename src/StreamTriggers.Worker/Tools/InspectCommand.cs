@@ -178,7 +178,7 @@ internal static class InspectCommand
 
         if (report.IsCustomer)
         {
-            o.WriteLine($"customer {report.Subject}: {report.Sessions.Count} stored session(s)");
+            o.WriteLine($"customer {report.Subject}: {report.Sessions.Count} linked session(s)");
             o.WriteLine();
             if (report.Customer is { } customer)
             {
