@@ -118,14 +118,30 @@ internal sealed class Harness : IAsyncDisposable
             $"--StreamTriggers:Kafka:DeadLetterTopic={dlq}",
             $"--StreamTriggers:Kafka:AuditTopic={inputTopic}-audit",
             $"--StreamTriggers:Kafka:CustomerTopic={inputTopic}-customers",
-            // The tool measures the session stage against the triggers it knows must come out; the customer stage's
-            // policy (quiet hours by time of day, frequency caps) would hold some back by design.
-            "--StreamTriggers:Lifecycle:Enabled=false",
+            $"--StreamTriggers:Lifecycle:Enabled={Options.Lifecycle}",
             $"--StreamTriggers:Rules:Gap={Options.Gap}",
             $"--StreamTriggers:Rules:AllowedLateness={Options.Lateness}",
             "--StreamTriggers:Operations:Enabled=false",
             "--Logging:LogLevel:Default=Warning",
         };
+        if (Options.Embedded)
+        {
+            // librdkafka's mock broker holds a fetch for its full wait when nothing was there at the request, even
+            // if data arrives meanwhile (a real broker answers at once): with the default 500 ms, a hop through a
+            // topic that is not busy every millisecond (the customer topic) costs ~250 ms on average.
+            args.Add("--StreamTriggers:Kafka:Settings:fetch.wait.max.ms=10");
+        }
+
+        if (Options.Lifecycle)
+        {
+            // Both stages, the policy opened up: the tool checks the session triggers it knows must come out, and
+            // quiet hours (by time of day) or frequency caps (users recur) would hold some back by design.
+            CreateTopic(inputTopic + "-customers", Options.Partitions);
+            args.Add("--StreamTriggers:Policy:QuietHoursStart=00:00");
+            args.Add("--StreamTriggers:Policy:QuietHoursEnd=00:00");
+            args.Add("--StreamTriggers:Policy:FrequencyCaps:abandonment=00:00:00");
+        }
+
         if (RedisConfiguration is not null)
         {
             args.Add($"--StreamTriggers:Redis:Configuration={RedisConfiguration}");

@@ -34,6 +34,9 @@ internal sealed class LoadOptions
                                    none keeps state in memory, anything else is a StackExchange.Redis configuration
           --input-topic T --trigger-topic T --group G
                                    names (defaults: load-clickstream, load-triggers, a fresh group per run)
+          --lifecycle on|off       run the worker's customer stage too (default off: the session stage alone); on
+                                   opens the policy (no quiet hours, no frequency cap) so every expected trigger
+                                   may go out
           --compare                run raw consumer, naive per-event Redis and StreamTriggers over the same backlog
           --events N               backlog size for --compare (default 400000)
           --naive-seconds N        time box for the naive contestant (default 20)
@@ -64,6 +67,13 @@ internal sealed class LoadOptions
     public string TriggerTopic { get; init; } = "load-triggers";
     public string Group { get; init; } = "load-" + Guid.NewGuid().ToString("N")[..8];
     public bool Compare { get; init; }
+
+    /// <summary>
+    /// Run the worker with the customer lifecycle (both stages, the production default), its policy opened up so
+    /// every expected session trigger may go out: quiet hours off, no frequency cap. Lifecycle triggers are counted
+    /// apart; a session trigger the policy still held back (priority) is read from the audit topic.
+    /// </summary>
+    public bool Lifecycle { get; init; }
     public int Events { get; init; } = 400_000;
     public int NaiveSeconds { get; init; } = 20;
     public string? ReportDirectory { get; init; }
@@ -104,6 +114,12 @@ internal sealed class LoadOptions
             TriggerTopic = cl.String("trigger-topic", d.TriggerTopic)!,
             Group = cl.String("group", d.Group)!,
             Compare = cl.Has("compare"),
+            Lifecycle = cl.String("lifecycle", "off") switch
+            {
+                "on" => true,
+                "off" => false,
+                var v => throw new UsageException($"--lifecycle is '{v}'; use on or off"),
+            },
             Events = cl.Int("events", d.Events, 1000, 100_000_000),
             NaiveSeconds = cl.Int("naive-seconds", d.NaiveSeconds, 1, 3600),
             ReportDirectory = cl.String("report"),

@@ -26,6 +26,12 @@ internal sealed class LoadResult
     public long Missing { get; set; }
     public long Duplicates { get; set; }
     public long Unexpected { get; set; }
+
+    /// <summary>With the lifecycle: customer-level triggers (segment changes, VIP, cross-sells, ...), not checked.</summary>
+    public long LifecycleTriggers { get; set; }
+
+    /// <summary>With the lifecycle: expected session triggers the policy held back, each on the audit topic with its reason.</summary>
+    public long HeldBack { get; set; }
     public long SplitSessions { get; set; }
     public List<string> MissingExamples { get; } = [];
     public LatencyHistogram Lateness { get; } = new();
@@ -57,6 +63,8 @@ internal static class LoadRun
         using var external = stats is null ? new GroupProgress(h.Bootstrap, o.Group, o.InputTopic) : null;
         Func<long> consumed = stats is not null ? () => stats.Events : () => external!.Consumed;
         using var watcher = new TriggerWatcher(h.Bootstrap, o.TriggerTopic);
+        using var audit = o.Lifecycle ? new TriggerWatcher(h.Bootstrap, o.InputTopic + "-audit", audit: true) : null;
+        var heldBack = new HashSet<string>(StringComparer.Ordinal);
         var source = new TrafficSource(o, seed: 42, sessionPrefix: $"L{DateTime.UtcNow:HHmmss}-");
         result.ConcurrentSessions = source.ConcurrentSessions;
 
@@ -70,8 +78,19 @@ internal static class LoadRun
 
         void Collect()
         {
+            foreach (var r in audit?.Drain() ?? [])
+            {
+                heldBack.Add(r.Id);
+            }
+
             foreach (var r in watcher.Drain())
             {
+                if (o.Lifecycle && !(TriggerTypes.TryParse(r.Type, out var type) && TriggerTypes.Session.Contains(type)))
+                {
+                    result.LifecycleTriggers++;
+                    continue;
+                }
+
                 if (!seen.Add(r.Id))
                 {
                     result.Duplicates++;
@@ -186,7 +205,7 @@ internal static class LoadRun
 
         // Let the worker finish the backlog and every expected deadline pass, then collect the last triggers.
         var drainUntil = DateTime.UtcNow.AddSeconds(120);
-        while (DateTime.UtcNow < drainUntil && (consumed() < sent || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < lastDue + 3000 || expected.Count > 0))
+        while (DateTime.UtcNow < drainUntil && (consumed() < sent || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < lastDue + 3000 || expected.Keys.Any(id => !heldBack.Contains(id))))
         {
             await Task.Delay(200).ConfigureAwait(false);
             Collect();
@@ -200,6 +219,13 @@ internal static class LoadRun
 
         Collect();
         result.EventsConsumed = consumed();
+        // Held back by the policy and audited is accounted for; anything else that did not come is missing.
+        foreach (var id in expected.Keys.Where(heldBack.Contains).ToList())
+        {
+            expected.Remove(id);
+            result.HeldBack++;
+        }
+
         result.Missing = expected.Count;
         result.MissingExamples.AddRange(expected.Take(5).Select(kv => $"{TriggerTypes.Name(kv.Value.Type)} {kv.Key} deadline {Time.UnixTime.Format(kv.Value.DeadlineMs)}"));
         result.SplitSessions = source.Split.Count;

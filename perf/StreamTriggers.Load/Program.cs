@@ -47,7 +47,7 @@ Status(string.Empty);
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     {result.Mode}: sent {result.EventsSent:N0} events in {result.SendSeconds:0.0} s; worker consumed {result.EventsConsumed:N0}
     throughput        median {result.MedianEventsPerSecond:N0} events/s per second sampled, mean {result.MeanEventsPerSecond:N0}; max lag {result.MaxLag:N0}
-    triggers          expected {result.Expected:N0}, received {result.Received:N0}, missing {result.Missing:N0}, duplicate ids {result.Duplicates:N0}, unexpected {result.Unexpected:N0} (split sessions {result.SplitSessions:N0})
+    triggers          expected {result.Expected:N0}, received {result.Received:N0}, missing {result.Missing:N0}, duplicate ids {result.Duplicates:N0}, unexpected {result.Unexpected:N0} (split sessions {result.SplitSessions:N0}){(o.Lifecycle ? $"; held back by the policy (audited) {result.HeldBack:N0}, lifecycle triggers {result.LifecycleTriggers:N0}" : "")}
     lateness          p50 {result.Lateness.Percentile(50):N1} ms  p99 {result.Lateness.Percentile(99):N1} ms  p99.9 {result.Lateness.Percentile(99.9):N1} ms  max {(result.Lateness.Count == 0 ? 0 : result.Lateness.MaxMs):N1} ms  ({result.Lateness.Count:N0} triggers, publish time - (deadline + lateness))
     quiet partitions  p99 {result.QuietLateness.Percentile(99):N1} ms  max {(result.QuietLateness.Count == 0 ? 0 : result.QuietLateness.MaxMs):N1} ms  ({result.QuietLateness.Count:N0} triggers)
     """));

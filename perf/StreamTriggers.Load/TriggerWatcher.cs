@@ -5,9 +5,12 @@ using Confluent.Kafka;
 namespace StreamTriggers.Load;
 
 /// <summary>A trigger as the tool received it: its id, deadline, when the worker published it and when it arrived here.</summary>
-internal readonly record struct Received(string Id, string SessionId, long DeadlineMs, long PublishedMs, long ReceivedMs);
+internal readonly record struct Received(string Id, string SessionId, string Type, long DeadlineMs, long PublishedMs, long ReceivedMs);
 
-/// <summary>Reads the trigger topic from its start on its own thread, as a downstream sender would.</summary>
+/// <summary>
+/// Reads the trigger topic (CloudEvents) from its start on its own thread, as a downstream sender would; or, with
+/// <c>audit</c>, the audit topic (one decision per message: the id of a trigger held back, and why).
+/// </summary>
 internal sealed class TriggerWatcher : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -17,8 +20,11 @@ internal sealed class TriggerWatcher : IDisposable
     private readonly string _topic;
     private Exception? _failure;
 
-    public TriggerWatcher(string bootstrap, string topic)
+    private readonly bool _audit;
+
+    public TriggerWatcher(string bootstrap, string topic, bool audit = false)
     {
+        _audit = audit;
         _bootstrap = bootstrap;
         _topic = topic;
         _thread = new Thread(Run) { IsBackground = true, Name = "trigger-watcher" };
@@ -73,9 +79,16 @@ internal sealed class TriggerWatcher : IDisposable
                 long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 using var doc = JsonDocument.Parse(r.Message.Value);
                 var root = doc.RootElement;
+                if (_audit)
+                {
+                    _queue.Enqueue(new Received(root.GetProperty("trigger_id").GetString()!, root.GetProperty("session_id").GetString()!,
+                        root.GetProperty("type").GetString()!, 0, r.Message.Timestamp.UnixTimestampMs, now));
+                    continue;
+                }
+
                 var data = root.GetProperty("data");
                 long deadline = DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
-                _queue.Enqueue(new Received(root.GetProperty("id").GetString()!, data.GetProperty("session_id").GetString()!, deadline,
+                _queue.Enqueue(new Received(root.GetProperty("id").GetString()!, data.GetProperty("session_id").GetString()!, data.GetProperty("type").GetString()!, deadline,
                     r.Message.Timestamp.UnixTimestampMs, now));
             }
 

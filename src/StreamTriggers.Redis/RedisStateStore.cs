@@ -123,7 +123,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         foreach (var w in sessions)
         {
             RedisKey key = $"{tag}:{_space.ItemPrefix}{w.SessionId}";
-            _ = w.State is null ? transaction.KeyDeleteAsync(key) : transaction.StringSetAsync(key, w.State, ttl);
+            _ = w.State is null ? transaction.KeyDeleteAsync(key) : transaction.StringSetAsync(key, w.State, w.TimeToLive ?? ttl);
             if (w.TimerChanged && w.DeadlineMs is { } deadline)
             {
                 (added ??= []).Add(new SortedSetEntry(w.SessionId, deadline));

@@ -120,6 +120,19 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         Assert.Equal(["a1", "a2"], state.GetProperty("sessions").EnumerateArray().Select(x => x.GetString()).Order());
         Assert.Contains(report.RootElement.GetProperty("decisions").EnumerateArray(), d =>
             d.GetProperty("trigger_id").GetString() == capped.GetProperty("trigger_id").GetString() && d.GetProperty("outcome").GetString() == "suppressed");
+
+        // A customer with nothing due but its expiry (u4: signed up, no order) has no timer-index entry: Redis's TTL
+        // (the customer retention, 400 days) expires it. One with an order (u2: win-back, segment timers) has one.
+        using var redis = await _redis.ConnectAsync();
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        var db = redis.GetDatabase();
+        RedisKey KeyOf(string customer) => server.Keys(pattern: $"{{{_settings.Group}:{_settings.Group}:customers:*}}:c:{customer}").Single();
+        RedisKey TimersOf(RedisKey key) => ((string)key!)[..(((string)key!).IndexOf('}') + 1)] + ":timers";
+        var u4 = KeyOf("u:u4");
+        Assert.Null(await db.SortedSetScoreAsync(TimersOf(u4), "u:u4"));
+        Assert.InRange((await db.KeyTimeToLiveAsync(u4))!.Value.TotalDays, 399, 401);
+        var u2 = KeyOf("u:u2");
+        Assert.NotNull(await db.SortedSetScoreAsync(TimersOf(u2), "u:u2"));
     }
 
     [Fact]

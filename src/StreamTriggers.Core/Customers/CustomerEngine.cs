@@ -92,6 +92,9 @@ public sealed partial class CustomerEngine
 
     public CustomerState? Find(string key) => _customers.GetValueOrDefault(key);
 
+    /// <summary>When <paramref name="c"/> expires unless it is active again (or something is held for it).</summary>
+    public long ExpiresAtMs(CustomerState c) => ExpiresAt(c);
+
     /// <summary>When <paramref name="c"/>'s timer is next due (its entry in a durable timer index), or null when it has none.</summary>
     public long? ScheduledDueMs(CustomerState c) => IsLive(c) && c.Timer.IsScheduled ? c.Timer.DueMs : null;
 

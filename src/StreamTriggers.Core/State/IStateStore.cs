@@ -29,11 +29,12 @@ public sealed record StateSpace(string? Name, string ItemPrefix, bool DeadlinesO
 public sealed record PartitionClaim(PartitionId Partition, long Epoch, long? NextOffset, IReadOnlyList<(string SessionId, long DeadlineMs)> Deadlines);
 
 /// <summary>
-/// One session's new state in a commit: the encoded state (null deletes it) and, when <paramref name="TimerChanged"/>,
-/// its entry in the durable timer index (added with its deadline, or removed when <paramref name="DeadlineMs"/> is
-/// null; the worker changes it only when a period opens or closes).
+/// One session's (or customer's) new state in a commit: the encoded state (null deletes it) and, when
+/// <paramref name="TimerChanged"/>, its entry in the durable timer index (added with its deadline, or removed when
+/// <paramref name="DeadlineMs"/> is null; the worker changes it only when a period opens or closes). The state
+/// expires after <paramref name="TimeToLive"/>, or the store's retention when null.
 /// </summary>
-public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, bool TimerChanged = true);
+public readonly record struct SessionWrite(string SessionId, byte[]? State, long? DeadlineMs, bool TimerChanged = true, TimeSpan? TimeToLive = null);
 
 /// <summary>A session as stored, with what <c>inspect</c> shows beside it.</summary>
 /// <param name="Partition">The input partition whose state holds it.</param>

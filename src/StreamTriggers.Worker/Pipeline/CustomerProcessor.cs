@@ -29,6 +29,9 @@ namespace StreamTriggers.Worker.Pipeline;
 internal sealed partial class CustomerProcessor : ProcessorBase
 {
     private const int PageSize = 1000;
+
+    // A customer read from the store: whether it has a timer-index entry is not known, so its next commit sets it.
+    private const long IndexUnknown = long.MinValue + 1;
     private const int MaxPagesPerBatch = 8;
 
     private readonly CustomerEngine _engine;
@@ -224,8 +227,9 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         {
             if (states[i] is { } bytes)
             {
-                // Its index entry is not known here (IndexedDueMs stays unknown): the next commit writes it afresh.
+                // Its index entry is not known here: the next commit writes (or removes) it afresh.
                 var c = CustomerCodec.Decode(keys[i], bytes);
+                c.IndexedDueMs = IndexUnknown;
                 if (!_engine.Import(c))
                 {
                     // Its retention ran out while it waited: delete it with the next commit.
@@ -259,6 +263,17 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             }
 
             await LoadAsync(load, ct).ConfigureAwait(false);
+
+            // Committed once more whether or not a timer fires: the entry that brought it in may be stale (its due
+            // moved while its new entry was not written), and the commit corrects it and lets the customer go again.
+            foreach (var id in load)
+            {
+                if (_engine.Find(id) is { } loaded)
+                {
+                    _pending[id] = loaded;
+                }
+            }
+
             if (page.Count < PageSize)
             {
                 _cursorMs = until == long.MaxValue ? long.MaxValue : until + 1;
@@ -283,10 +298,20 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         var writes = new List<SessionWrite>(customers.Count);
         foreach (var c in customers)
         {
-            bool live = _engine.IsLive(c);
-            long? due = live ? _engine.ScheduledDueMs(c) : null;
+            if (!_engine.IsLive(c))
+            {
+                writes.Add(new SessionWrite(c.Key, null, null, TimerChanged: true));
+                continue;
+            }
+
+            // Expiry alone needs no index entry (most customers have nothing else due): Redis's TTL, set to the
+            // customer's expiry, removes it. A customer with a real timer is indexed by it.
+            long expires = _engine.ExpiresAtMs(c);
+            long? due = _engine.ScheduledDueMs(c) is { } d && (c.Pending.Count > 0 || d < expires) ? d : null;
             long? indexed = c.IndexedDueMs == CustomerState.None ? null : c.IndexedDueMs;
-            writes.Add(new SessionWrite(c.Key, live ? CustomerCodec.Encode(c) : null, due, TimerChanged: due != indexed || !live));
+            long now = _engine.Now == long.MinValue ? Time.GetUtcNow().ToUnixTimeMilliseconds() : _engine.Now;
+            var ttl = TimeSpan.FromMilliseconds(Math.Max(1000, expires - now + LatenessMs));
+            writes.Add(new SessionWrite(c.Key, CustomerCodec.Encode(c), due, TimerChanged: due != indexed, TimeToLive: ttl));
         }
 
         long? next = PendingOffset;
@@ -302,8 +327,9 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             var c = customers[i];
             c.IndexedDueMs = writes[i].DeadlineMs ?? CustomerState.None;
 
-            // Nothing due before the page cursor: the durable index brings it back in time.
-            if (_engine.IsLive(c) && writes[i].DeadlineMs is { } due && due > _cursorMs)
+            // Nothing due before the page cursor: the durable index brings it back in time (or nothing is due but
+            // its expiry, which Redis's TTL carries out).
+            if (_engine.IsLive(c) && (writes[i].DeadlineMs is not { } due || due > _cursorMs))
             {
                 _engine.Evict(c);
             }
