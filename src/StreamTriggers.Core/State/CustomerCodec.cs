@@ -11,9 +11,13 @@ namespace StreamTriggers.State;
 /// <see cref="SessionCodec"/>: a format version byte, then every field. Held triggers are stored whole (a deferred
 /// trigger must go out after a restart exactly as it was decided).
 /// </summary>
+/// <remarks>
+/// Version 2 writes times that may be absent in one byte when absent (version 1 spent 10 on each), and the last
+/// time each trigger type went out as a bitmask of the types that did plus their times. Version 1 is still read.
+/// </remarks>
 public static class CustomerCodec
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
 
     public static byte[] Encode(CustomerState c)
     {
@@ -29,36 +33,49 @@ public static class CustomerCodec
         w.String(c.UserId);
         w.String(c.Email);
         w.String(c.TimeZone);
-        w.Varint(c.FirstSeenMs);
-        w.Varint(c.LastActivityMs);
+        w.Time(c.FirstSeenMs);
+        w.Time(c.LastActivityMs);
         w.UVarint((uint)c.Orders);
         w.String(c.Revenue.ToString(CultureInfo.InvariantCulture));
-        w.Varint(c.FirstOrderMs);
-        w.Varint(c.LastOrderMs);
+        w.Time(c.FirstOrderMs);
+        w.Time(c.LastOrderMs);
         w.UInt64(c.LastOrderKey);
         w.Byte((byte)((c.Subscribed ? 1 : 0) | (c.Unsubscribed ? 2 : 0) | (c.AbandonedCart ? 4 : 0) | (c.VipReached ? 8 : 0) | (c.WelcomeSent ? 16 : 0)));
         w.Byte((byte)c.Segment);
-        w.Varint(c.SegmentSinceMs);
-        w.Varint(c.WinBackForMs);
+        w.Time(c.SegmentSinceMs);
+        w.Time(c.WinBackForMs);
 
+        ulong sent = 0;
         foreach (var type in TriggerTypes.All)
         {
-            w.Varint(c.LastSent(type));
+            if (c.LastSent(type) != CustomerState.None)
+            {
+                sent |= 1UL << (int)type;
+            }
+        }
+
+        w.UVarint(sent);
+        foreach (var type in TriggerTypes.All)
+        {
+            if ((sent & (1UL << (int)type)) != 0)
+            {
+                w.Time(c.LastSent(type));
+            }
         }
 
         w.UVarint((uint)c.Bought.Count);
         foreach (var b in c.Bought)
         {
             w.Product(b.Product);
-            w.Varint(b.LastBoughtMs);
+            w.Time(b.LastBoughtMs);
             w.UVarint((uint)(b.CycleDays ?? 0));
-            w.Varint(b.ReplenishedForMs);
+            w.Time(b.ReplenishedForMs);
         }
 
         w.UVarint((uint)c.Pending.Count);
         foreach (var p in c.Pending)
         {
-            w.Varint(p.DueMs);
+            w.Time(p.DueMs);
             w.Byte(p.Deferred ? (byte)1 : (byte)0);
             WriteTrigger(ref w, p.Trigger);
         }
@@ -68,8 +85,8 @@ public static class CustomerCodec
         {
             w.String(o.Id);
             w.Byte((byte)o.Type);
-            w.Varint(o.FromMs);
-            w.Varint(o.DeadlineMs);
+            w.Time(o.FromMs);
+            w.Time(o.DeadlineMs);
             w.String(o.SessionId);
         }
 
@@ -92,36 +109,37 @@ public static class CustomerCodec
             w.String(d.TriggerId);
             w.Byte((byte)d.Type);
             w.String(d.SessionId);
-            w.Varint(d.DeadlineMs);
-            w.Varint(d.DecidedAtMs);
+            w.Time(d.DeadlineMs);
+            w.Time(d.DecidedAtMs);
             w.Byte((byte)d.Outcome);
             w.String(d.Reason);
             w.String(d.Detail);
-            w.Varint(d.ReleaseAtMs ?? CustomerState.None);
+            w.Time(d.ReleaseAtMs ?? CustomerState.None);
         }
     }
 
-    /// <summary>Decodes what <see cref="Encode(CustomerState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
+    /// <summary>Decodes what <see cref="Encode(CustomerState)"/> wrote (this version or 1). Throws <see cref="FormatException"/> on anything else.</summary>
     public static CustomerState Decode(string key, ReadOnlySpan<byte> data)
     {
         var r = new StateReader(data);
         byte version = r.Byte();
-        if (version != Version)
+        if (version is not (1 or 2))
         {
-            throw new FormatException($"customer state format version {version} is not supported (this worker reads {Version})");
+            throw new FormatException($"customer state format version {version} is not supported (this worker reads 1 and {Version})");
         }
 
+        bool v1 = version == 1;
         var c = new CustomerState(key)
         {
             UserId = r.String(),
             Email = r.String(),
             TimeZone = r.String(),
-            FirstSeenMs = r.Varint(),
-            LastActivityMs = r.Varint(),
+            FirstSeenMs = v1 ? r.Varint() : r.Time(),
+            LastActivityMs = v1 ? r.Varint() : r.Time(),
             Orders = (int)r.UVarint(),
             Revenue = decimal.Parse(r.String() ?? "0", NumberStyles.Number, CultureInfo.InvariantCulture),
-            FirstOrderMs = r.Varint(),
-            LastOrderMs = r.Varint(),
+            FirstOrderMs = v1 ? r.Varint() : r.Time(),
+            LastOrderMs = v1 ? r.Varint() : r.Time(),
             LastOrderKey = r.UInt64(),
         };
         byte flags = r.Byte();
@@ -131,11 +149,17 @@ public static class CustomerCodec
         c.VipReached = (flags & 8) != 0;
         c.WelcomeSent = (flags & 16) != 0;
         c.Segment = (Segment)r.Byte();
-        c.SegmentSinceMs = r.Varint();
-        c.WinBackForMs = r.Varint();
+        c.SegmentSinceMs = v1 ? r.Varint() : r.Time();
+        c.WinBackForMs = v1 ? r.Varint() : r.Time();
+        ulong sentMask = v1 ? ulong.MaxValue : r.UVarint();
         foreach (var type in TriggerTypes.All)
         {
-            long sent = r.Varint();
+            if ((sentMask & (1UL << (int)type)) == 0)
+            {
+                continue;
+            }
+
+            long sent = v1 ? r.Varint() : r.Time();
             if (sent != CustomerState.None)
             {
                 c.SetLastSent(type, sent);
@@ -146,15 +170,15 @@ public static class CustomerCodec
         for (int i = 0; i < n; i++)
         {
             var product = r.Product();
-            long bought = r.Varint();
+            long bought = v1 ? r.Varint() : r.Time();
             int cycle = (int)r.UVarint();
-            c.BoughtList.Add(new BoughtProduct(product, bought, cycle == 0 ? null : cycle, r.Varint()));
+            c.BoughtList.Add(new BoughtProduct(product, bought, cycle == 0 ? null : cycle, v1 ? r.Varint() : r.Time()));
         }
 
         n = (int)r.UVarint();
         for (int i = 0; i < n; i++)
         {
-            long due = r.Varint();
+            long due = v1 ? r.Varint() : r.Time();
             bool deferred = r.Byte() == 1;
             c.PendingList.Add(new PendingTrigger(ReadTrigger(ref r), due, deferred));
         }
@@ -164,8 +188,8 @@ public static class CustomerCodec
         {
             string id = r.String()!;
             var type = (TriggerType)r.Byte();
-            long from = r.Varint();
-            long deadline = r.Varint();
+            long from = v1 ? r.Varint() : r.Time();
+            long deadline = v1 ? r.Varint() : r.Time();
             c.OutstandingList.Add(new SentTrigger(id, type, from, deadline, r.String()!));
         }
 
@@ -187,12 +211,12 @@ public static class CustomerCodec
             string id = r.String()!;
             var type = (TriggerType)r.Byte();
             string session = r.String()!;
-            long deadline = r.Varint();
-            long decided = r.Varint();
+            long deadline = v1 ? r.Varint() : r.Time();
+            long decided = v1 ? r.Varint() : r.Time();
             var outcome = (DecisionOutcome)r.Byte();
             string? reason = r.String();
             string? detail = r.String();
-            long release = r.Varint();
+            long release = v1 ? r.Varint() : r.Time();
             c.DecisionList.Add(new TriggerDecision(id, type, session, deadline, decided, outcome, reason, detail, key,
                 release == CustomerState.None ? null : release));
         }

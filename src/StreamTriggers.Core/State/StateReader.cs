@@ -34,6 +34,15 @@ internal ref struct StateReader(ReadOnlySpan<byte> data)
         return (long)(v >> 1) ^ -(long)(v & 1);
     }
 
+    /// <summary>What <c>StateWriter.Time</c> wrote: long.MinValue for absent.</summary>
+    public long Time()
+    {
+        ulong v = UVarint();
+        if (v == 0) return long.MinValue;
+        v--;
+        return (long)(v >> 1) ^ -(long)(v & 1);
+    }
+
     public ulong UInt64()
     {
         if (_at + 8 > _data.Length) throw Truncated();

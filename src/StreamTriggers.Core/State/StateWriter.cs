@@ -31,6 +31,10 @@ internal ref struct StateWriter(IBufferWriter<byte> output)
 
     public void Varint(long v) => UVarint((ulong)((v << 1) ^ (v >> 63)));
 
+    // A time that may be absent (long.MinValue): one byte for absent, a zig-zag varint otherwise (6 bytes for a
+    // current Unix time in ms) instead of the 10 bytes long.MinValue takes as a plain varint.
+    public void Time(long v) => UVarint(v == long.MinValue ? 0 : ((ulong)((v << 1) ^ (v >> 63))) + 1);
+
     public void UInt64(ulong v)
     {
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(output.GetSpan(8), v);

@@ -36,6 +36,25 @@ public class CustomerCodecTests
     }
 
     [Fact]
+    public void Version1State_IsStillRead_AndVersion2IsSmaller()
+    {
+        // A customer with everything, and the most common one: identified, one browse trigger sent, nothing else.
+        var busy = Busy().Customer("u:u1");
+        var plain = new Life().Push(View("b1", 0, "p1", user: "u2"), View("b1", 0.01, "p2", user: "u2")).Clock(1).Customer("u:u2");
+        Assert.Single(plain.Decisions);
+
+        foreach (var c in new[] { busy, plain })
+        {
+            byte[] v1 = CustomerCodecV1.Encode(c);
+            byte[] v2 = CustomerCodec.Encode(c);
+            Assert.Equal(1, v1[0]);
+            Assert.Equal(2, v2[0]);
+            Assert.Equal(v2, CustomerCodec.Encode(CustomerCodec.Decode(c.Key, v1)));   // v1 decodes to the same customer
+            Assert.True(v2.Length <= v1.Length - 100, $"{c.Key}: version 2 takes {v2.Length} bytes, version 1 {v1.Length}");
+        }
+    }
+
+    [Fact]
     public void ARestoredCustomer_FiresExactlyWhatTheOriginalFires()
     {
         var life = Busy();
