@@ -66,6 +66,14 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
             // u4: views a product, then signs up: welcome with the product viewed.
             Event(EventType.ProductViewed, "d1", "u4", t0, products: [P("p4", 5m)]),
             Event(EventType.SignedUp, "d1", "u4", t0 + 200, email: "u4@example.com"),
+            // An anonymous cart goes out; then the session identifies as u5: the cart goes out again, once, with the
+            // identity (the anonymous subject and u5 are different customer keys, possibly on different partitions).
+            Event(EventType.ProductAdded, "e1", null, t0, products: [P("p5", 25m)]),
+            Event(EventType.PageViewed, "e1", "u5", t0 + 3500),
+            // u6: the same session abandons a cart twice within the session cooldown: the second is held back by
+            // the session stage itself, and audited there.
+            Event(EventType.ProductAdded, "f1", "u6", t0, products: [P("p6", 5m)]),
+            Event(EventType.ProductAdded, "f1", "u6", t0 + 2600, products: [P("p7", 5m)]),
         };
 
         await using var triggers = new TopicReader(_kafka.BootstrapServers, "triggers");
@@ -77,6 +85,7 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         {
             ("cart_abandoned", "u1"), ("cart_abandoned_reminder", "u1"), ("vip_reached", "u2"), ("post_purchase_cross_sell", "u2"),
             ("cart_abandoned", "u3"), ("trigger_revoked", "u3"), ("post_purchase_cross_sell", "u3"), ("welcome", "u4"),
+            ("cart_abandoned", "u5"),
         };
         var got = await triggers.WaitForAsync(list => wanted.All(w => list.Any(t => Is(t, w.Item1, w.Item2))), TimeSpan.FromSeconds(40),
             list => Describe(list) + " | audit: " + Describe(audit.Received));
@@ -96,6 +105,11 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         var cart3 = got.Single(t => Is(t, "cart_abandoned", "u3"));
         var revoked = got.Single(t => Is(t, "trigger_revoked", "u3"));
         Assert.Equal(cart3.GetProperty("id").GetString(), Data(revoked).GetProperty("revoked_trigger_id").GetString());
+        var anonymous = got.Single(t => Data(t).GetProperty("type").GetString() == "cart_abandoned" && Data(t).GetProperty("session_id").GetString() == "e1"
+            && Data(t).GetProperty("user_id").ValueKind == JsonValueKind.Null);
+        var refired = got.Single(t => Is(t, "cart_abandoned", "u5"));
+        Assert.Equal(anonymous.GetProperty("id").GetString(), Data(refired).GetProperty("refire_of").GetString());
+        Assert.Equal("p5", Data(refired).GetProperty("cart")[0].GetProperty("product_id").GetString());
         var welcome = got.Single(t => Is(t, "welcome", "u4"));
         Assert.Equal("p4", Data(welcome).GetProperty("products_viewed")[0].GetProperty("product_id").GetString());
         Assert.All(got, t => Assert.True(Data(t).TryGetProperty("segment", out _) && Data(t).TryGetProperty("lifetime_value", out _), "no segment/value: " + t));
@@ -108,6 +122,12 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         Assert.Contains(capped.GetProperty("reason").GetString(), new[] { "frequency_cap", "priority" });
         Assert.Equal("u:u1", capped.GetProperty("customer").GetString());
         Assert.DoesNotContain(got, t => t.GetProperty("id").GetString() == capped.GetProperty("trigger_id").GetString());
+
+        var cooldown = await audit.WaitForAsync(list => list.Any(d => d.GetProperty("session_id").GetString() == "f1"), TimeSpan.FromSeconds(10), Describe);
+        var sessionHeld = cooldown.Single(d => d.GetProperty("session_id").GetString() == "f1");
+        Assert.Equal(("cart_abandoned", "suppressed", "cooldown"),
+            (sessionHeld.GetProperty("type").GetString(), sessionHeld.GetProperty("outcome").GetString(), sessionHeld.GetProperty("reason").GetString()));
+        Assert.Single(got, t => Is(t, "cart_abandoned", "u6"));
 
         // inspect --customer reads the customer stage's state directly: its sessions, and the capped decision.
         var output = new StringWriter();
@@ -249,7 +269,7 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
         }
     }
 
-    private static TrackerEvent Event(EventType type, string session, string user, long atMs, IReadOnlyList<ProductInfo>? products = null,
+    private static TrackerEvent Event(EventType type, string session, string? user, long atMs, IReadOnlyList<ProductInfo>? products = null,
         string? orderId = null, decimal? total = null, string? email = null) => new()
         {
             Type = type,
