@@ -222,6 +222,40 @@ public sealed class LifecycleLiveTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ATimerEntryWhoseCustomerExpired_IsRemovedWhenItsTimeComes()
+    {
+        // Timer-index entries of customers whose keys Redis already expired (no state behind them), one per
+        // customer partition, due now: the customer stage pages them in, finds nothing, and removes them.
+        using var redis = await _redis.ConnectAsync();
+        var db = redis.GetDatabase();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var timers = Enumerable.Range(0, 4).Select(p => (RedisKey)$"{{{_settings.Group}:{_settings.Group}:customers:{p}}}:timers").ToList();
+        foreach (var key in timers)
+        {
+            await db.SortedSetAddAsync(key, "u:ghost", now);
+        }
+
+        await using var worker = await InProcessWorker.StartAsync(_settings, [.. Lifecycle, .. NoQuietHours]);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            long left = 0;
+            foreach (var key in timers)
+            {
+                left += await db.SortedSetLengthAsync(key);
+            }
+
+            if (left == 0)
+            {
+                break;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{left} stale timer entries still there after 30 s");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
     public async Task CustomersMovingBetweenWorkers_KeepTheirLongTimers_EachGoesOutOnce()
     {
         string[] args = [.. Lifecycle, .. NoQuietHours, "--StreamTriggers:Lifecycle:CrossSellDelay=00:00:15"];

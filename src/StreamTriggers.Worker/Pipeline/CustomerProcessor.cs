@@ -38,6 +38,9 @@ internal sealed partial class CustomerProcessor : ProcessorBase
     private readonly long _horizonMs;
     private readonly Operations.LogPseudonyms _pseudonyms;
     private readonly Dictionary<string, CustomerState> _pending = new(StringComparer.Ordinal);
+
+    // Timer-index entries whose customer is gone (its key expired): removed with the next commit.
+    private readonly HashSet<string> _stale = new(StringComparer.Ordinal);
     private long _clock = long.MinValue;
     private int _pendingTimers;
 
@@ -59,7 +62,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
     /// <summary>Customers with a timer in memory (due within the horizon; the rest wait in the durable index).</summary>
     public override int PendingTimers => Volatile.Read(ref _pendingTimers);
 
-    protected override int PendingCount => _pending.Count;
+    protected override int PendingCount => _pending.Count + _stale.Count;
 
     /// <summary>The earliest timer in memory, or the time the next page of the durable index is to be read.</summary>
     protected override long? TimerDueMs
@@ -272,6 +275,10 @@ internal sealed partial class CustomerProcessor : ProcessorBase
                 {
                     _pending[id] = loaded;
                 }
+                else if (!_pending.ContainsKey(id))
+                {
+                    _stale.Add(id);
+                }
             }
 
             if (page.Count < PageSize)
@@ -295,7 +302,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
     protected override async Task<bool> CommitPendingAsync(CancellationToken ct)
     {
         var customers = _pending.Values.ToList();
-        var writes = new List<SessionWrite>(customers.Count);
+        var writes = new List<SessionWrite>(customers.Count + _stale.Count);
         foreach (var c in customers)
         {
             if (!_engine.IsLive(c))
@@ -309,9 +316,17 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             long expires = _engine.ExpiresAtMs(c);
             long? due = _engine.ScheduledDueMs(c) is { } d && (c.Pending.Count > 0 || d < expires) ? d : null;
             long? indexed = c.IndexedDueMs == CustomerState.None ? null : c.IndexedDueMs;
+            // Held triggers keep a customer past its expiry (the engine does not expire it while they wait).
+            long keepUntil = c.Pending.Count == 0 ? expires : Math.Max(expires, c.Pending.Max(p => p.DueMs));
             long now = _engine.Now == long.MinValue ? Time.GetUtcNow().ToUnixTimeMilliseconds() : _engine.Now;
-            var ttl = TimeSpan.FromMilliseconds(Math.Max(1000, expires - now + LatenessMs));
+            var ttl = TimeSpan.FromMilliseconds(Math.Max(1000, keepUntil - now + LatenessMs));
             writes.Add(new SessionWrite(c.Key, CustomerCodec.Encode(c), due, TimerChanged: due != indexed, TimeToLive: ttl));
+        }
+
+        var stale = _stale.Where(id => !_pending.ContainsKey(id)).ToList();
+        foreach (var id in stale)
+        {
+            writes.Add(new SessionWrite(id, null, null, TimerChanged: true));
         }
 
         long? next = PendingOffset;
@@ -322,6 +337,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         }
 
         _pending.Clear();
+        _stale.Clear();
         for (int i = 0; i < customers.Count; i++)
         {
             var c = customers[i];
