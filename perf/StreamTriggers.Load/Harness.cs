@@ -126,10 +126,7 @@ internal sealed class Harness : IAsyncDisposable
         };
         if (Options.Embedded)
         {
-            // librdkafka's mock broker holds a fetch for its full wait when nothing was there at the request, even
-            // if data arrives meanwhile (a real broker answers at once): with the default 500 ms, a hop through a
-            // topic that is not busy every millisecond (the customer topic) costs ~250 ms on average.
-            args.Add("--StreamTriggers:Kafka:Settings:fetch.wait.max.ms=10");
+            args.Add($"--StreamTriggers:Kafka:Settings:fetch.wait.max.ms={MockCluster.FetchWaitMaxMs}");
         }
 
         if (Options.Lifecycle)

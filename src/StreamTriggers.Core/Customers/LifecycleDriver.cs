@@ -15,12 +15,11 @@ public sealed class LifecycleDriver
     private readonly CustomerEngine _customers;
     private readonly List<Trigger> _sessionTriggers = [];
     private readonly List<CustomerSignal> _signals = [];
-    private readonly List<TriggerDecision> _sessionDecisions = [];
     private long _clock = long.MinValue;
 
     public LifecycleDriver(RulesOptions rules, LifecycleOptions lifecycle, PolicyOptions policy)
     {
-        Sessions = new SessionEngine(rules, recordDecisions: true, lifecycle: lifecycle);
+        Sessions = new SessionEngine(rules, decisions: DecisionLog.HeldBack, lifecycle: lifecycle);
         _sessions = new EventTimeDriver(Sessions);
         _customers = new CustomerEngine(lifecycle, policy);
     }
@@ -58,16 +57,7 @@ public sealed class LifecycleDriver
     {
         // The session triggers travel as candidates inside the signals; only the policy decides what goes out.
         _sessionTriggers.Clear();
-        Sessions.TakeDecisions(_sessionDecisions);
-        foreach (var d in _sessionDecisions)
-        {
-            if (d.Outcome != DecisionOutcome.Emitted)
-            {
-                audit.Add(d);
-            }
-        }
-
-        _sessionDecisions.Clear();
+        Sessions.TakeDecisions(audit);   // the session engine records only held-back decisions (cooldown)
         Sessions.TakeSignals(_signals);
         _clock = Math.Max(_clock, _sessions.Watermark);
         _customers.Apply(_signals, _clock, output, audit);

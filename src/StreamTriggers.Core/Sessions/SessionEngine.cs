@@ -5,6 +5,19 @@ using StreamTriggers.Triggers;
 
 namespace StreamTriggers.Sessions;
 
+/// <summary>Which trigger decisions a <see cref="SessionEngine"/> hands out through <see cref="SessionEngine.TakeDecisions"/>.</summary>
+public enum DecisionLog
+{
+    /// <summary>None (each session still keeps its own latest decisions in its state).</summary>
+    None,
+
+    /// <summary>Only triggers held back (suppressed or deferred): what an audit needs.</summary>
+    HeldBack,
+
+    /// <summary>Every matched trigger's decision, sent or not.</summary>
+    All,
+}
+
 /// <summary>
 /// The deterministic session state machine: (state, event, clock) -> (state', timers, triggers). It does no I/O and
 /// reads no clock of its own; the caller passes the clock, which is the watermark in replay
@@ -36,22 +49,24 @@ public sealed partial class SessionEngine
 
     private readonly bool _trackChanges;
     private readonly List<TriggerDecision>? _decisions;
+    private readonly bool _heldBackOnly;
     private readonly List<CustomerSignal>? _signals;
     private readonly long _refireMs;
 
     /// <param name="rules">The session rules.</param>
     /// <param name="trackChanges">Record changed sessions for <see cref="TakeDirty"/> (the live worker persists them; replay does not).</param>
-    /// <param name="recordDecisions">Record a <see cref="TriggerDecision"/> for every matched trigger, sent or not, for <see cref="TakeDecisions"/>.</param>
+    /// <param name="decisions">Which <see cref="TriggerDecision"/>s to record for <see cref="TakeDecisions"/>: none, the held-back ones (an audit), or every matched trigger's.</param>
     /// <param name="lifecycle">
     /// When given and enabled, the engine also tells the customer engine what happened, as <see cref="CustomerSignal"/>s
     /// for <see cref="TakeSignals"/>: its triggers as candidates for the sending policy, orders, sign-ups, consent,
     /// identity, activity, and a cart or checkout trigger again once an anonymous session is identified.
     /// </param>
-    public SessionEngine(RulesOptions rules, bool trackChanges = false, bool recordDecisions = false, LifecycleOptions? lifecycle = null)
+    public SessionEngine(RulesOptions rules, bool trackChanges = false, DecisionLog decisions = DecisionLog.None, LifecycleOptions? lifecycle = null)
     {
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
-        _decisions = recordDecisions ? [] : null;
+        _decisions = decisions == DecisionLog.None ? null : [];
+        _heldBackOnly = decisions == DecisionLog.HeldBack;
         _signals = lifecycle is { Enabled: true } ? [] : null;
         _refireMs = lifecycle?.RefireMs ?? 0;
     }
@@ -109,7 +124,7 @@ public sealed partial class SessionEngine
         _dirty.Clear();
     }
 
-    /// <summary>Hands out the decisions recorded since the last call, oldest first (needs <c>recordDecisions</c>).</summary>
+    /// <summary>Hands out the decisions recorded since the last call, oldest first (see the constructor's <c>decisions</c>).</summary>
     public void TakeDecisions(List<TriggerDecision> into)
     {
         if (_decisions is not null)
@@ -292,10 +307,9 @@ public sealed partial class SessionEngine
     private void Decide(SessionState s, DecisionRecord decision, string? triggerId = null)
     {
         s.AddDecision(decision, _rules.DecisionHistory);
-        if (_decisions is not null)
+        if (_decisions is not null && !(_heldBackOnly && decision.Outcome == DecisionOutcome.Emitted))
         {
-            var d = decision.ToDecision(s.SessionId, triggerId);
-            _decisions.Add(d);
+            _decisions.Add(decision.ToDecision(s.SessionId, triggerId));
         }
     }
 

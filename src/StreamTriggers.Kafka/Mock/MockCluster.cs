@@ -27,6 +27,14 @@ public enum KafkaApi : short
 /// </summary>
 public sealed class MockCluster : IDisposable
 {
+    /// <summary>
+    /// The <c>fetch.wait.max.ms</c> for clients of this cluster. The mock broker holds a fetch for its full wait when
+    /// nothing was there at the request, even if data arrives meanwhile (a real broker answers at once): with
+    /// librdkafka's default 500 ms, every hop through a topic that is not busy every millisecond (the customer topic,
+    /// the trigger topic for a reader) would cost ~250 ms on average.
+    /// </summary>
+    public const int FetchWaitMaxMs = 10;
+
     private readonly IntPtr _handle;
     private readonly IntPtr _cluster;
     private readonly Lock _lock = new();

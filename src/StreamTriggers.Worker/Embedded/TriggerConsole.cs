@@ -31,8 +31,8 @@ internal sealed class TriggerConsole(IOptions<KafkaOptions> kafka, IOptions<Rule
             GroupId = "streamtriggers-console-" + Guid.NewGuid().ToString("N")[..8],
             AutoOffsetReset = AutoOffsetReset.Latest,
             EnableAutoCommit = false,
-            // The mock broker holds an empty fetch for the full wait even when data arrives: keep it short.
-            FetchWaitMaxMs = 10,
+            // The embedded cluster's fetch wait (see MockCluster.FetchWaitMaxMs).
+            FetchWaitMaxMs = Kafka.Mock.MockCluster.FetchWaitMaxMs,
         }).Build();
         consumer.Subscribe([kafka.Value.TriggerTopic, kafka.Value.AuditTopic]);
         long latenessMs = (long)rules.Value.AllowedLateness.TotalMilliseconds;

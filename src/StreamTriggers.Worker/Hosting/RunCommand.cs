@@ -111,9 +111,7 @@ internal static class RunCommand
                 // Lifecycle delays of minutes instead of days, so reminders and cross-sells show up in a demo.
                 ["StreamTriggers:Lifecycle:ReminderDelay"] = "00:01:00",
                 ["StreamTriggers:Lifecycle:CrossSellDelay"] = "00:02:00",
-                // librdkafka's mock broker holds a fetch for its full wait even when data arrives (a real broker
-                // answers at once): keep it short, or each hop through the customer topic costs ~250 ms on average.
-                ["StreamTriggers:Kafka:Settings:fetch.wait.max.ms"] = "10",
+                ["StreamTriggers:Kafka:Settings:fetch.wait.max.ms"] = MockCluster.FetchWaitMaxMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["Logging:LogLevel:Default"] = "Warning",
             };
             builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = defaults });

@@ -154,19 +154,11 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         _engine.TakeDirty(dirty);
         if (batch.Count == 0 && dirty.Count == 0 && triggers.Count == 0 && heldBack.Count == 0)
         {
-            if (CommitDue(stopping: false))
-            {
-                await CommitPendingAsync(ct).ConfigureAwait(false);
-            }
-
+            await CommitIfDueAsync(ct).ConfigureAwait(false);
             return;
         }
 
-        long detectedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in triggers)
-        {
-            t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
-        }
+        StampDetected(triggers);
 
         var publishing = System.Diagnostics.Stopwatch.StartNew();
         await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, audit: heldBack).ConfigureAwait(false);

@@ -46,8 +46,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _rules = rules;
         _decoder = new JsonEventDecoder(limits);
         _lifecycle = lifecycle.Enabled;
-        // Decisions are recorded for the audit topic (held-back ones) and the debug log; sessions keep theirs regardless.
-        _engine = new SessionEngine(rules, trackChanges: true, recordDecisions: true, lifecycle: _lifecycle ? lifecycle : null);
+        // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
+        _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null);
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
     }
 
@@ -149,24 +149,15 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _engine.TakeDirty(dirty);
         if (batch.Count == 0 && dirty.Count == 0 && triggers.Count == 0)
         {
-            if (CommitDue(stopping: false))
-            {
-                await CommitPendingAsync(ct).ConfigureAwait(false);
-            }
-
+            await CommitIfDueAsync(ct).ConfigureAwait(false);
             return;
         }
 
-        long detectedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in triggers)
-        {
-            t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
-        }
+        StampDetected(triggers);
 
-        // What fired or was held back, and why: held-back decisions go to the audit topic.
-        var decisions = new List<TriggerDecision>();
-        _engine.TakeDecisions(decisions);
-        var heldBack = decisions.Where(d => d.Outcome != DecisionOutcome.Emitted).ToList();
+        // What was held back, and why: to the audit topic.
+        var heldBack = new List<TriggerDecision>();
+        _engine.TakeDecisions(heldBack);
 
         // With the lifecycle, the session's triggers travel as candidates inside the signals; the customer stage
         // decides what goes out.

@@ -240,6 +240,25 @@ internal abstract partial class ProcessorBase : IDisposable
     /// </summary>
     protected bool CaughtUp() => _endReached && _input.Reader.Count == 0;
 
+    /// <summary>A batch that changed nothing: commits only what the interval owes (pending changes, the position).</summary>
+    protected async Task CommitIfDueAsync(CancellationToken ct)
+    {
+        if (CommitDue(stopping: false))
+        {
+            await CommitPendingAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A trigger's <c>detected_at</c>: the wall clock as the worker publishes it (or the engine's clock, if later).</summary>
+    protected void StampDetected(List<Triggers.Trigger> triggers)
+    {
+        long detectedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var t in triggers)
+        {
+            t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
+        }
+    }
+
     /// <summary>A message's arrival: its Kafka timestamp, never later than the wall clock.</summary>
     protected static long ArrivalMs(ConsumeResult<byte[]?, byte[]?> m, long wallNow) =>
         m.Message.Timestamp.Type == TimestampType.NotAvailable ? wallNow : Math.Min(m.Message.Timestamp.UnixTimestampMs, wallNow);

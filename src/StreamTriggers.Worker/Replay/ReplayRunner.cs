@@ -44,7 +44,7 @@ internal sealed class ReplayRunner
         var stopwatch = Stopwatch.StartNew();
         // With the lifecycle on, session triggers go through the customer engine's policy; off, straight out.
         var lifecycle = _options.Lifecycle.Enabled ? new LifecycleDriver(_options.Rules, _options.Lifecycle, _options.Policy) : null;
-        var engine = lifecycle?.Sessions ?? new SessionEngine(_options.Rules, recordDecisions: audit is not null);
+        var engine = lifecycle?.Sessions ?? new SessionEngine(_options.Rules, decisions: audit is null ? DecisionLog.None : DecisionLog.HeldBack);
         var driver = lifecycle is null ? new EventTimeDriver(engine) : null;
         var result = new ReplayResult { Engine = engine.Counters, Customers = lifecycle?.Customers.Counters };
         var decisions = new List<TriggerDecision>();
@@ -196,15 +196,8 @@ internal sealed class ReplayRunner
             return;
         }
 
-        // Without the lifecycle the session engine's own decisions are the audit (with it, the driver took them).
-        int start = decisions.Count;
+        // Without the lifecycle the session engine's own (held-back) decisions are the audit (with it, the driver took them).
         engine.TakeDecisions(decisions);
-        if (decisions.Count > start)
-        {
-            var taken = decisions.GetRange(start, decisions.Count - start);
-            decisions.RemoveRange(start, taken.Count);
-            decisions.AddRange(taken.Where(d => d.Outcome != DecisionOutcome.Emitted));
-        }
 
         foreach (var d in decisions)
         {

@@ -45,7 +45,7 @@ internal sealed class Run
 {
     public Run(RulesOptions? rules = null, bool recordDecisions = false)
     {
-        Engine = new SessionEngine(rules ?? new RulesOptions(), recordDecisions: recordDecisions);
+        Engine = new SessionEngine(rules ?? new RulesOptions(), decisions: recordDecisions ? DecisionLog.All : DecisionLog.None);
         Driver = new EventTimeDriver(Engine);
     }
 
