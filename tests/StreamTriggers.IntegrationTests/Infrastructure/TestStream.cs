@@ -150,49 +150,22 @@ public sealed record ReceivedTrigger(string Id, string Type, string SessionId, l
 /// <summary>Reads the trigger topic from the beginning in the background, as a sender would.</summary>
 public sealed class TriggerCollector : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-    private readonly Lock _lock = new();
-    private readonly List<ReceivedTrigger> _received = [];
+    private readonly TopicReader _reader;
 
-    public TriggerCollector(string bootstrap, string topic)
-    {
-        _loop = Task.Factory.StartNew(() =>
-        {
-            using var consumer = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = "collector-" + Guid.NewGuid().ToString("N"),
-                AutoOffsetReset = AutoOffsetReset.Earliest,
-                EnableAutoCommit = false,
-                FetchWaitMaxMs = 10,
-            }).Build();
-            consumer.Subscribe(topic);
-            while (!_stop.IsCancellationRequested)
-            {
-                var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
-                if (r is null) continue;
-                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                using var doc = JsonDocument.Parse(r.Message.Value);
-                var root = doc.RootElement;
-                var data = root.GetProperty("data");
-                string cart = string.Join(",", data.GetProperty("cart").EnumerateArray().Select(l => $"{l.GetProperty("product_id").GetString()}x{l.GetProperty("quantity").GetInt32()}"));
-                var t = new ReceivedTrigger(root.GetProperty("id").GetString()!, data.GetProperty("type").GetString()!, data.GetProperty("session_id").GetString()!,
-                    DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-                    cart, now, root.GetProperty("type").GetString()!);
-                lock (_lock) _received.Add(t);
-            }
-
-            consumer.Close();
-        }, TaskCreationOptions.LongRunning);
-    }
+    public TriggerCollector(string bootstrap, string topic) => _reader = new TopicReader(bootstrap, topic);
 
     /// <summary>How a test names an expected trigger id in failure messages.</summary>
     public Func<string, string>? Describe { get; set; }
 
-    public List<ReceivedTrigger> Received
+    public List<ReceivedTrigger> Received => [.. _reader.Received.Select(Parse)];
+
+    private static ReceivedTrigger Parse(JsonElement root)
     {
-        get { lock (_lock) return [.. _received]; }
+        var data = root.GetProperty("data");
+        string cart = string.Join(",", data.GetProperty("cart").EnumerateArray().Select(l => $"{l.GetProperty("product_id").GetString()}x{l.GetProperty("quantity").GetInt32()}"));
+        return new ReceivedTrigger(root.GetProperty("id").GetString()!, data.GetProperty("type").GetString()!, data.GetProperty("session_id").GetString()!,
+            DateTimeOffset.Parse(data.GetProperty("deadline").GetString()!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
+            cart, root.GetProperty("__received_ms").GetInt64(), root.GetProperty("type").GetString()!);
     }
 
     /// <summary>Waits until every expected id has arrived, or fails after <paramref name="timeout"/> naming what is missing.</summary>
@@ -221,10 +194,5 @@ public sealed class TriggerCollector : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await _loop.WaitAsync(TimeSpan.FromSeconds(15));
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _reader.DisposeAsync();
 }
