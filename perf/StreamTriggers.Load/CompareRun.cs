@@ -18,6 +18,14 @@ internal sealed class CompareResult
     public double MeanBatchSize { get; set; }
     public double? RedisBytesPerIdleSession { get; set; }
 
+    /// <summary>The tool's process (the in-process worker's) GC during the StreamTriggers phase: bytes allocated per event.</summary>
+    public double AllocatedBytesPerEvent { get; set; }
+
+    /// <summary>GC pause time as a share of the StreamTriggers phase's wall time.</summary>
+    public double GcPauseShare { get; set; }
+
+    public int[] Collections { get; set; } = [0, 0, 0];
+
     public double VsRaw => RawPerSecond == 0 ? 0 : StreamTriggersPerSecond / RawPerSecond;
     public double VsNaive => NaivePerSecond == 0 ? 0 : StreamTriggersPerSecond / NaivePerSecond;
 
@@ -33,12 +41,16 @@ internal sealed class CompareResult
         streamtriggers_vs_raw = Math.Round(VsRaw, 3),
         streamtriggers_vs_naive = Math.Round(VsNaive, 1),
         redis_bytes_per_idle_session = RedisBytesPerIdleSession is { } b ? Math.Round(b) : (double?)null,
+        streamtriggers_allocated_bytes_per_event = Math.Round(AllocatedBytesPerEvent),
+        streamtriggers_gc_pause_share = Math.Round(GcPauseShare, 3),
+        streamtriggers_collections = new { gen0 = Collections[0], gen1 = Collections[1], gen2 = Collections[2] },
     };
 
     public string Lines() => string.Create(CultureInfo.InvariantCulture, $"""
         raw consumer (reads only, the ceiling)   {RawPerSecond,12:N0} events/s
         naive (one Redis GET + SET per event)    {NaivePerSecond,12:N0} events/s   ({NaiveEvents:N0} events in its time box)
         StreamTriggers (durable Redis state)     {StreamTriggersPerSecond,12:N0} events/s   (mean batch {MeanBatchSize:N0} messages)
+          its GC (this process)                  {AllocatedBytesPerEvent,12:N0} bytes allocated per event, paused {GcPauseShare:P1} of the time, collections gen0/1/2 {Collections[0]}/{Collections[1]}/{Collections[2]}
         StreamTriggers / raw                     {VsRaw,12:0.000} x   (target >= 0.3)
         StreamTriggers / naive                   {VsNaive,12:0.0} x   (target >= 10)
         """);
@@ -88,6 +100,7 @@ internal static class CompareRun
         long? before = await h.RedisUsedMemoryAsync().ConfigureAwait(false);
         var stats = await h.StartWorkerAsync(topic, topic + "-triggers", "st-compare-" + Guid.NewGuid().ToString("N")[..6]).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
+        var gcBefore = (Allocated: GC.GetTotalAllocatedBytes(), Pause: GC.GetTotalPauseDuration(), Counts: new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) });
         TimeSpan? first = null;
         var until = DateTime.UtcNow.AddMinutes(10);
         while (stats.Events < o.Events && DateTime.UtcNow < until)
@@ -97,6 +110,9 @@ internal static class CompareRun
             if (clock.ElapsedMilliseconds % 1000 < 10) status($"StreamTriggers  {stats.Events,11:N0} of {o.Events:N0}");
         }
 
+        result.AllocatedBytesPerEvent = (GC.GetTotalAllocatedBytes() - gcBefore.Allocated) / (double)Math.Max(1, stats.Events);
+        result.GcPauseShare = (GC.GetTotalPauseDuration() - gcBefore.Pause) / clock.Elapsed;
+        result.Collections = [.. Enumerable.Range(0, 3).Select(g => GC.CollectionCount(g) - gcBefore.Counts[g])];
         var elapsed = clock.Elapsed - (first ?? TimeSpan.Zero);
         result.StreamTriggersPerSecond = stats.Events / Math.Max(0.001, elapsed.TotalSeconds);
         result.MeanBatchSize = stats.Batches == 0 ? 0 : stats.Events / (double)stats.Batches;

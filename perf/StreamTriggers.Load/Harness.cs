@@ -144,6 +144,8 @@ internal sealed class Harness : IAsyncDisposable
             args.Add($"--StreamTriggers:Redis:Configuration={RedisConfiguration}");
         }
 
+        // Last, so they override the tool's own choices above.
+        args.AddRange(Options.WorkerSettings.Select(kv => $"--{kv.Key}={kv.Value}"));
         return args;
     }
 

@@ -40,6 +40,9 @@ internal sealed class LoadOptions
           --compare                run raw consumer, naive per-event Redis and StreamTriggers over the same backlog
           --events N               backlog size for --compare (default 400000)
           --naive-seconds N        time box for the naive contestant (default 20)
+          --set KEY=VALUE          a worker setting for this run (repeatable), e.g. --set
+                                   StreamTriggers:Worker:CommitInterval=00:00:01 or
+                                   StreamTriggers:Kafka:Settings:fetch.min.bytes=65536
           --report DIR             where report.json and report.html go (default perf/results/<mode>-<time>)
           --no-progress            no live status line
         """;
@@ -78,6 +81,9 @@ internal sealed class LoadOptions
     public int NaiveSeconds { get; init; } = 20;
     public string? ReportDirectory { get; init; }
     public bool Progress { get; init; } = true;
+
+    /// <summary>Worker settings given with <c>--set</c>, as configuration keys and values.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> WorkerSettings { get; init; } = [];
 
     public bool Embedded => Bootstrap.Length == 0;
 
@@ -124,6 +130,7 @@ internal sealed class LoadOptions
             NaiveSeconds = cl.Int("naive-seconds", d.NaiveSeconds, 1, 3600),
             ReportDirectory = cl.String("report"),
             Progress = !cl.Has("no-progress"),
+            WorkerSettings = [.. cl.All("set").Select(Setting)],
         };
         cl.EnsureAllUsed();
         if (o.QuietPartitions >= o.Partitions)
@@ -147,6 +154,17 @@ internal sealed class LoadOptions
         }
 
         return o;
+    }
+
+    private static KeyValuePair<string, string> Setting(string text)
+    {
+        int eq = text.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0 || !(text.StartsWith("StreamTriggers:", StringComparison.Ordinal) || text.StartsWith("Logging:", StringComparison.Ordinal)))
+        {
+            throw new UsageException($"--set is '{text}'; use KEY=VALUE with a StreamTriggers: or Logging: key");
+        }
+
+        return new(text[..eq], text[(eq + 1)..]);
     }
 
     private static double Share(CommandLine cl, string name, double fallback)

@@ -7,6 +7,9 @@ public sealed class EngineCounters
 {
     public long EventsApplied;
     public long DuplicatesIgnored;
+
+    /// <summary>Events skipped because the session's state already held them (input read again after a restart).</summary>
+    public long ReplayedSkipped;
     public long SessionsCreated;
     public long SessionsExpired;
     public long PeriodsClosed;

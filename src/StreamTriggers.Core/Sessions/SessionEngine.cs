@@ -167,8 +167,13 @@ public sealed partial class SessionEngine
     /// <summary>Sessions with a period still open (a deadline not yet fired). O(sessions): for summaries, not the hot path.</summary>
     public int CountOpenPeriods() => _sessions.Values.Count(s => s.HasOpenPeriod);
 
-    /// <summary>Fires what is due at <paramref name="nowMs"/>, then applies <paramref name="ev"/>.</summary>
-    public void Apply(TrackerEvent ev, long nowMs, List<Trigger> output)
+    /// <summary>
+    /// Fires what is due at <paramref name="nowMs"/>, then applies <paramref name="ev"/>. <paramref name="offset"/> is
+    /// the event's position in its input partition when there is one (-1 otherwise): an event at or before the
+    /// session's <see cref="SessionState.AppliedOffset"/> is input read again and is skipped. Returns the session
+    /// when the event changed it, null when it was skipped (a duplicate event id, or input read again).
+    /// </summary>
+    public SessionState? Apply(TrackerEvent ev, long nowMs, List<Trigger> output, long offset = -1)
     {
         AdvanceTo(nowMs, output);
 
@@ -179,13 +184,20 @@ public sealed partial class SessionEngine
             Counters.SessionsCreated++;
         }
 
+        if (offset >= 0 && offset <= s.AppliedOffset)
+        {
+            Counters.ReplayedSkipped++;
+            return null;
+        }
+
         if (ev.EventId is not null && !s.RememberEventId(TriggerId.StableHash(ev.EventId), _rules.MaxEventIdsPerSession))
         {
             Counters.DuplicatesIgnored++;
-            return;
+            return null;
         }
 
         Counters.EventsApplied++;
+        s.AppliedOffset = Math.Max(s.AppliedOffset, offset);
         MarkDirty(s);
 
         if (s.HasOpenPeriod && ev.TimestampMs >= s.PendingDeadlineMs)
@@ -221,6 +233,8 @@ public sealed partial class SessionEngine
         {
             _timers.Schedule(s.Timer, s.PendingDeadlineMs, TimerKind.SessionDeadline);
         }
+
+        return s;
     }
 
     /// <summary>Fires every timer due at or before <paramref name="nowMs"/>, in (due, session id) order.</summary>

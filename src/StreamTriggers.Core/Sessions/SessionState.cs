@@ -73,6 +73,22 @@ public sealed class SessionState
     internal bool IsDirty { get; set; }
 
     /// <summary>
+    /// The input position (offset in the session's partition) of the newest event applied, or -1 when unknown.
+    /// Stored with the state: an event at or before it that is read again (the input replayed after a crash from
+    /// an older position) is skipped, so replaying input the state already holds changes nothing.
+    /// </summary>
+    public long AppliedOffset { get; set; } = -1;
+
+    /// <summary>
+    /// The input position of the oldest event applied since the state was last written, or -1 when the state store
+    /// has every change (not stored; the worker's bookkeeping for deferred writes of open sessions).
+    /// </summary>
+    public long UnwrittenSinceOffset { get; set; } = -1;
+
+    /// <summary>When the oldest unwritten change was applied (the worker's monotonic clock, ms); see <see cref="UnwrittenSinceOffset"/>.</summary>
+    public long UnwrittenSinceMs { get; set; }
+
+    /// <summary>
     /// Whether the state store's durable timer index lists this session (it does while a period is open, as of the
     /// last commit). The worker adds or removes it only when <see cref="HasOpenPeriod"/> no longer matches, not on
     /// every event: the exact deadline is in the state itself.
@@ -138,13 +154,14 @@ public sealed class SessionState
 
     internal IEnumerable<ulong> SeenIds()
     {
-        // Oldest first, so an encoder and decoder round trip keeps the eviction order.
         for (int i = 0; i < _seenCount; i++)
         {
-            int at = _seenCount < _seenIds!.Length ? i : (_seenNext + i) % _seenIds.Length;
-            yield return _seenIds[at];
+            yield return SeenIdAt(i);
         }
     }
+
+    /// <summary>The <paramref name="i"/>-th remembered event id hash, oldest first (an encode and decode round trip keeps the eviction order).</summary>
+    internal ulong SeenIdAt(int i) => _seenIds![_seenCount < _seenIds.Length ? i : (_seenNext + i) % _seenIds.Length];
 
     /// <summary>Records an event id hash; false when it was already among the remembered ones.</summary>
     internal bool RememberEventId(ulong hash, int capacity)

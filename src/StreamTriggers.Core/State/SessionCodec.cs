@@ -14,8 +14,9 @@ namespace StreamTriggers.State;
 /// </summary>
 public static class SessionCodec
 {
-    // 2 added the decision history, 3 the time zone and anonymous-trigger flags; older versions are still read.
-    private const byte Version = 3;
+    // 2 added the decision history, 3 the time zone and anonymous-trigger flags, 4 the applied input position;
+    // older versions are still read.
+    private const byte Version = 4;
 
     [Flags]
     private enum Parts : ushort
@@ -36,6 +37,7 @@ public static class SessionCodec
         Decisions = 4096,
         TimeZone = 8192,
         Anonymous = 16384,
+        AppliedOffset = 32768,
     }
 
     // One scratch buffer per thread: a commit encodes thousands of sessions, each needing only its final array.
@@ -75,47 +77,51 @@ public static class SessionCodec
         if (s.Decisions.Count > 0) parts |= Parts.Decisions;
         if (s.TimeZone is not null) parts |= Parts.TimeZone;
         if (s.Anonymous != SessionState.AnonymousFlags.None) parts |= Parts.Anonymous;
+        if (s.AppliedOffset >= 0) parts |= Parts.AppliedOffset;
 
         w.Byte(Version);
         w.UVarint((ushort)parts);
         long last = s.LastActivityMs;
         w.Varint(last);
-        if (parts.HasFlag(Parts.OpenPeriod))
+        if ((parts & Parts.OpenPeriod) != 0)
         {
             w.Varint(s.PendingDeadlineMs - last);
             w.Varint(last - s.PeriodStartMs);
             w.UVarint((uint)s.PeriodEvents);
         }
 
-        if (parts.HasFlag(Parts.UserId)) w.String(s.UserId);
-        if (parts.HasFlag(Parts.Email)) w.String(s.Email);
-        if (parts.HasFlag(Parts.FiredBrowse)) w.Varint(last - s.LastFired(TriggerType.BrowseAbandoned));
-        if (parts.HasFlag(Parts.FiredCart)) w.Varint(last - s.LastFired(TriggerType.CartAbandoned));
-        if (parts.HasFlag(Parts.FiredCheckout)) w.Varint(last - s.LastFired(TriggerType.CheckoutAbandoned));
-        if (parts.HasFlag(Parts.SeenIds))
+        if ((parts & Parts.UserId) != 0) w.String(s.UserId);
+        if ((parts & Parts.Email) != 0) w.String(s.Email);
+        if ((parts & Parts.FiredBrowse) != 0) w.Varint(last - s.LastFired(TriggerType.BrowseAbandoned));
+        if ((parts & Parts.FiredCart) != 0) w.Varint(last - s.LastFired(TriggerType.CartAbandoned));
+        if ((parts & Parts.FiredCheckout) != 0) w.Varint(last - s.LastFired(TriggerType.CheckoutAbandoned));
+        if ((parts & Parts.SeenIds) != 0)
         {
             w.UVarint((uint)s.SeenIdCount);
-            foreach (ulong id in s.SeenIds()) w.UInt64(id);
+            for (int i = 0; i < s.SeenIdCount; i++) w.UInt64(s.SeenIdAt(i));
         }
 
-        if (parts.HasFlag(Parts.Viewed))
+        if ((parts & Parts.Viewed) != 0)
         {
-            w.UVarint((uint)s.Viewed.Count);
-            foreach (var p in s.Viewed) w.Product(p);
+            var list = s.Viewed;
+            w.UVarint((uint)list.Count);
+            for (int i = 0; i < list.Count; i++) w.Product(list[i]);
         }
 
-        if (parts.HasFlag(Parts.Cart))
+        if ((parts & Parts.Cart) != 0)
         {
-            w.UVarint((uint)s.Cart.Count);
-            foreach (var p in s.Cart) w.Product(p);
+            var list = s.Cart;
+            w.UVarint((uint)list.Count);
+            for (int i = 0; i < list.Count; i++) w.Product(list[i]);
         }
 
-        if (parts.HasFlag(Parts.Decisions))
+        if ((parts & Parts.Decisions) != 0)
         {
             // Per decision: type, outcome, reason, then times as deltas (about 8 bytes in all).
             w.UVarint((uint)s.Decisions.Count);
-            foreach (var d in s.Decisions)
+            for (int i = 0; i < s.Decisions.Count; i++)
             {
+                var d = s.Decisions[i];
                 w.Byte((byte)d.Type);
                 w.Byte((byte)d.Outcome);
                 w.Byte((byte)d.Reason);
@@ -125,8 +131,9 @@ public static class SessionCodec
             }
         }
 
-        if (parts.HasFlag(Parts.TimeZone)) w.String(s.TimeZone);
-        if (parts.HasFlag(Parts.Anonymous)) w.Byte((byte)s.Anonymous);
+        if ((parts & Parts.TimeZone) != 0) w.String(s.TimeZone);
+        if ((parts & Parts.Anonymous) != 0) w.Byte((byte)s.Anonymous);
+        if ((parts & Parts.AppliedOffset) != 0) w.UVarint((ulong)s.AppliedOffset);
     }
 
     /// <summary>Whether the encoded session carries <paramref name="customer"/> as its user id or email (false for unreadable state).</summary>
@@ -148,7 +155,7 @@ public static class SessionCodec
     {
         var r = new StateReader(data);
         byte version = r.Byte();
-        if (version is not (1 or 2 or Version))
+        if (version is not (1 or 2 or 3 or Version))
         {
             throw new FormatException($"session state format version {version} is not supported (this worker reads {Version})");
         }
@@ -157,40 +164,40 @@ public static class SessionCodec
         var s = new SessionState(sessionId);
         long last = r.Varint();
         s.LastActivityMs = last;
-        if (parts.HasFlag(Parts.OpenPeriod))
+        if ((parts & Parts.OpenPeriod) != 0)
         {
             s.PendingDeadlineMs = last + r.Varint();
             s.PeriodStartMs = last - r.Varint();
             s.PeriodEvents = (int)r.UVarint();
         }
 
-        s.PeriodAddedToCart = parts.HasFlag(Parts.AddedToCart);
-        s.PeriodOrdered = parts.HasFlag(Parts.Ordered);
-        s.PeriodCheckoutStarted = parts.HasFlag(Parts.CheckoutStarted);
-        if (parts.HasFlag(Parts.UserId)) s.UserId = r.String();
-        if (parts.HasFlag(Parts.Email)) s.Email = r.String();
-        if (parts.HasFlag(Parts.FiredBrowse)) s.SetLastFired(TriggerType.BrowseAbandoned, last - r.Varint());
-        if (parts.HasFlag(Parts.FiredCart)) s.SetLastFired(TriggerType.CartAbandoned, last - r.Varint());
-        if (parts.HasFlag(Parts.FiredCheckout)) s.SetLastFired(TriggerType.CheckoutAbandoned, last - r.Varint());
-        if (parts.HasFlag(Parts.SeenIds))
+        s.PeriodAddedToCart = (parts & Parts.AddedToCart) != 0;
+        s.PeriodOrdered = (parts & Parts.Ordered) != 0;
+        s.PeriodCheckoutStarted = (parts & Parts.CheckoutStarted) != 0;
+        if ((parts & Parts.UserId) != 0) s.UserId = r.String();
+        if ((parts & Parts.Email) != 0) s.Email = r.String();
+        if ((parts & Parts.FiredBrowse) != 0) s.SetLastFired(TriggerType.BrowseAbandoned, last - r.Varint());
+        if ((parts & Parts.FiredCart) != 0) s.SetLastFired(TriggerType.CartAbandoned, last - r.Varint());
+        if ((parts & Parts.FiredCheckout) != 0) s.SetLastFired(TriggerType.CheckoutAbandoned, last - r.Varint());
+        if ((parts & Parts.SeenIds) != 0)
         {
             int n = (int)r.UVarint();
             for (int i = 0; i < n; i++) s.RememberEventId(r.UInt64(), Math.Max(maxEventIds, n));
         }
 
-        if (parts.HasFlag(Parts.Viewed))
+        if ((parts & Parts.Viewed) != 0)
         {
             int n = (int)r.UVarint();
             for (int i = 0; i < n; i++) s.ViewedList.Add(r.Product());
         }
 
-        if (parts.HasFlag(Parts.Cart))
+        if ((parts & Parts.Cart) != 0)
         {
             int n = (int)r.UVarint();
             for (int i = 0; i < n; i++) s.CartList.Add(r.Product());
         }
 
-        if (parts.HasFlag(Parts.Decisions))
+        if ((parts & Parts.Decisions) != 0)
         {
             int n = (int)r.UVarint();
             for (int i = 0; i < n; i++)
@@ -205,8 +212,9 @@ public static class SessionCodec
             }
         }
 
-        if (parts.HasFlag(Parts.TimeZone)) s.TimeZone = r.String();
-        if (parts.HasFlag(Parts.Anonymous)) s.Anonymous = (SessionState.AnonymousFlags)r.Byte();
+        if ((parts & Parts.TimeZone) != 0) s.TimeZone = r.String();
+        if ((parts & Parts.Anonymous) != 0) s.Anonymous = (SessionState.AnonymousFlags)r.Byte();
+        if ((parts & Parts.AppliedOffset) != 0) s.AppliedOffset = (long)r.UVarint();
 
         if (!r.AtEnd)
         {

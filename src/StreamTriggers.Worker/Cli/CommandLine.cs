@@ -12,6 +12,7 @@ internal sealed class UsageException(string message) : Exception(message);
 internal sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
     public CommandLine(IEnumerable<string> args, IReadOnlySet<string> flags)
@@ -44,7 +45,18 @@ internal sealed class CommandLine
             }
 
             _values[name] = value;
+            if (value is not null)
+            {
+                (_repeated.TryGetValue(name, out var list) ? list : _repeated[name] = []).Add(value);
+            }
         }
+    }
+
+    /// <summary>Every value of an option that may be given more than once, in order.</summary>
+    public IReadOnlyList<string> All(string name)
+    {
+        _used.Add(name);
+        return _repeated.TryGetValue(name, out var list) ? list : [];
     }
 
     public bool Has(string name)

@@ -16,6 +16,7 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _consumed;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _replayed;
     private readonly Counter<long> _clamped;
     private readonly Counter<long> _emitted;
     private readonly Counter<long> _suppressed;
@@ -35,6 +36,7 @@ internal sealed class WorkerMetrics : IDisposable
         _consumed = _meter.CreateCounter<long>("streamtriggers.events.consumed", "{event}", "Input events consumed");
         _rejected = _meter.CreateCounter<long>("streamtriggers.events.rejected", "{event}", "Input events sent to the dead-letter topic, by reason");
         _duplicates = _meter.CreateCounter<long>("streamtriggers.events.duplicates", "{event}", "Duplicate deliveries ignored");
+        _replayed = _meter.CreateCounter<long>("streamtriggers.events.replayed", "{event}", "Input read again after a restart that the stored sessions already held (skipped)");
         _clamped = _meter.CreateCounter<long>("streamtriggers.events.clamped", "{event}", "Event times too far ahead of arrival, clamped");
         _emitted = _meter.CreateCounter<long>("streamtriggers.triggers.emitted", "{trigger}", "Triggers published, by type");
         _suppressed = _meter.CreateCounter<long>("streamtriggers.triggers.suppressed", "{trigger}", "Triggers not sent, by type and reason");
@@ -53,6 +55,11 @@ internal sealed class WorkerMetrics : IDisposable
     public void Consumed(long n) => _consumed.Add(n);
 
     public void Rejected(RejectReason reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", RejectReasons.Name(reason)));
+
+    public void Replayed(long n)
+    {
+        if (n > 0) _replayed.Add(n);
+    }
 
     public void Duplicates(long n)
     {

@@ -243,8 +243,8 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             _stats.Metrics.Track(tp.Topic, tp.Partition.Value, () =>
             {
                 long high = _highWatermarks.GetValueOrDefault(tp, -1);
-                long committed = processor.CommittedOffset;
-                return (processor.PendingTimers, high < 0 ? 0 : Math.Max(0, high - Math.Max(committed, 0)));
+                long processed = processor.ProcessedOffset;
+                return (processor.PendingTimers, high < 0 ? 0 : Math.Max(0, high - Math.Max(processed, 0)));
             });
             result.Add(new TopicPartitionOffset(tp, claim.NextOffset is { } next ? new Offset(next) : Offset.Unset));
         }

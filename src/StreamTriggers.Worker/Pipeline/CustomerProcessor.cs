@@ -177,7 +177,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             PendingOffset = batch[^1].Offset.Value + 1;
         }
 
-        if (CommitDue(stopping: false) && !await CommitPendingAsync(ct).ConfigureAwait(false))
+        if (CommitDue(stopping: false) && !await CommitPendingAsync(final: false, ct).ConfigureAwait(false))
         {
             return;
         }
@@ -291,7 +291,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
     /// Writes every customer changed since the last commit (deleting expired ones), their timer-index entries (only
     /// when the due time moved) and the next position, atomically. False when another worker has claimed the partition.
     /// </summary>
-    protected override async Task<bool> CommitPendingAsync(CancellationToken ct)
+    protected override async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
     {
         var customers = _pending.Values.ToList();
         var writes = new List<SessionWrite>(customers.Count + _stale.Count);

@@ -33,6 +33,13 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private readonly long _skewMs;
     private long _clock = long.MinValue;
     private int _pendingTimers;
+    private long _processedNext = -1;
+    private long _storedPosition = -1;
+
+    // Commit scheduling: a closed session (or one changed by its timer alone) waits for the commit interval; open
+    // sessions wait until the oldest one's unwritten change is OpenSessionWriteDelay old (TickCount64 ms).
+    private bool _writeOwed;
+    private long _oldestWaitingTicks = long.MaxValue;
 
     // Changed sessions not yet committed: written together with the position every CommitInterval.
     private readonly Dictionary<string, SessionState> _pending = new(StringComparer.Ordinal);
@@ -49,12 +56,26 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null);
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
+        _storedPosition = claim.NextOffset ?? -1;
     }
 
     /// <summary>Open sessions' deadlines waiting in this partition (as of the last batch).</summary>
     public override int PendingTimers => Volatile.Read(ref _pendingTimers);
 
     protected override int PendingCount => _pending.Count;
+
+    protected override long? CommitDueAtTicks(long lastCommitTicks)
+    {
+        long interval = (long)Options.CommitInterval.TotalMilliseconds;
+        if (_writeOwed || (PendingOffset is not null && _oldestWaitingTicks == long.MaxValue))
+        {
+            return lastCommitTicks + interval;
+        }
+
+        return _oldestWaitingTicks == long.MaxValue
+            ? null
+            : Math.Max(lastCommitTicks + interval, _oldestWaitingTicks + (long)Options.OpenSessionWriteDelay.TotalMilliseconds);
+    }
 
     protected override long? TimerDueMs => _engine.NextDueMs is { } next ? next + LatenessMs : null;
 
@@ -81,7 +102,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
     protected override async Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
     {
-        var events = new List<(TrackerEvent? Event, long ArrivalMs)>(batch.Count);
+        var events = new List<(TrackerEvent? Event, long ArrivalMs, long Offset)>(batch.Count);
         var deadLetters = new List<DeadLetter>();
         var missing = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -97,7 +118,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 var r = rejection;
                 deadLetters.Add(new DeadLetter(m.Message.Key, m.Message.Value, m.Message.Headers, r, m.TopicPartitionOffset));
                 Stats.AddRejected(r.Reason);
-                events.Add((null, arrival));
+                events.Add((null, arrival, m.Offset.Value));
                 continue;
             }
 
@@ -107,7 +128,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 Stats.AddClamped();
             }
 
-            events.Add((ev, arrival));
+            events.Add((ev, arrival, m.Offset.Value));
             if (!_engine.Contains(ev.SessionId) && seen.Add(ev.SessionId))
             {
                 missing.Add(ev.SessionId);
@@ -128,12 +149,15 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         var triggers = new List<Trigger>();
         long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
-        foreach (var (ev, arrival) in events)
+        long replayedBefore = _engine.Counters.ReplayedSkipped;
+        long appliedTicks = Environment.TickCount64;
+        foreach (var (ev, arrival, offset) in events)
         {
             _clock = Math.Max(_clock, arrival - LatenessMs);
-            if (ev is not null)
+            if (ev is not null && _engine.Apply(ev, _clock, triggers, offset) is { UnwrittenSinceOffset: < 0 } changed)
             {
-                _engine.Apply(ev, _clock, triggers);
+                changed.UnwrittenSinceOffset = offset;
+                changed.UnwrittenSinceMs = appliedTicks;
             }
         }
 
@@ -179,11 +203,21 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         foreach (var d in dirty)
         {
             _pending[d.SessionId] = d;
+            if (!d.HasOpenPeriod || d.UnwrittenSinceOffset < 0)
+            {
+                _writeOwed = true;
+            }
+            else
+            {
+                _oldestWaitingTicks = Math.Min(_oldestWaitingTicks, d.UnwrittenSinceMs);
+            }
         }
 
         if (batch.Count > 0)
         {
             PendingOffset = batch[^1].Offset.Value + 1;
+            _processedNext = PendingOffset.Value;
+            Processed(_processedNext);
         }
 
         // Sessions read for this batch and left unchanged are durable already: keep memory for open ones.
@@ -195,7 +229,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             }
         }
 
-        if (CommitDue(stopping: false) && !await CommitPendingAsync(ct).ConfigureAwait(false))
+        if (CommitDue(stopping: false) && !await CommitPendingAsync(final: false, ct).ConfigureAwait(false))
         {
             return;
         }
@@ -206,6 +240,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         Stats.AddDuplicates(_engine.Counters.DuplicatesIgnored - duplicatesBefore);
+        Stats.AddReplayed(_engine.Counters.ReplayedSkipped - replayedBefore);
         foreach (var d in heldBack)
         {
             Stats.AddHeldBack(d);
@@ -251,13 +286,43 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     }
 
     /// <summary>
-    /// Writes every session changed since the last commit (once each, in its latest state), their timer index
-    /// changes and the next input offset, atomically. False when another worker has claimed the partition.
+    /// Writes the sessions that are due (closed ones, open ones whose oldest unwritten change is
+    /// <see cref="WorkerOptions.OpenSessionWriteDelay"/> old, or all on a final commit), their timer index changes
+    /// and the input position, atomically. The position is the oldest unwritten change of the open sessions still
+    /// waiting (or the next offset when none wait): a restart replays from there, and each stored session skips
+    /// what it already holds. False when another worker has claimed the partition.
     /// </summary>
-    protected override async Task<bool> CommitPendingAsync(CancellationToken ct)
+    protected override async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
     {
+        long now = Environment.TickCount64;
+        long delay = (long)Options.OpenSessionWriteDelay.TotalMilliseconds;
+        bool all = final || delay == 0 || _pending.Count >= Options.MaxPendingSessions;
+        var sessions = new List<SessionState>(all ? _pending.Count : Math.Min(_pending.Count, 256));
+        long waitingSince = long.MaxValue;
+        long oldestWaiting = long.MaxValue;
+        foreach (var s in _pending.Values)
+        {
+            if (all || !s.HasOpenPeriod || s.UnwrittenSinceOffset < 0 || now - s.UnwrittenSinceMs >= delay)
+            {
+                sessions.Add(s);
+            }
+            else
+            {
+                waitingSince = Math.Min(waitingSince, s.UnwrittenSinceOffset);
+                oldestWaiting = Math.Min(oldestWaiting, s.UnwrittenSinceMs);
+            }
+        }
+
+        long? position = waitingSince != long.MaxValue ? waitingSince : _processedNext >= 0 ? _processedNext : null;
+        long? next = position is { } p && p != _storedPosition ? p : null;
+        if (sessions.Count == 0 && next is null)
+        {
+            _writeOwed = false;
+            _oldestWaitingTicks = oldestWaiting;
+            return Committed(owned: true, null);
+        }
+
         // The timer index changes only when a period opens or closes.
-        var sessions = _pending.Values.ToList();
         var writes = new List<SessionWrite>(sessions.Count);
         foreach (var s in sessions)
         {
@@ -265,17 +330,24 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 TimerChanged: s.HasOpenPeriod != s.InTimerIndex));
         }
 
-        long? next = PendingOffset;
         bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
         if (!Committed(owned, next))
         {
             return false;
         }
 
-        _pending.Clear();
+        _writeOwed = false;
+        _oldestWaitingTicks = oldestWaiting;
+        if (next is { } stored)
+        {
+            _storedPosition = stored;
+        }
+
         foreach (var s in sessions)
         {
+            _pending.Remove(s.SessionId);
             s.InTimerIndex = s.HasOpenPeriod;
+            s.UnwrittenSinceOffset = -1;
 
             // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
             if (!s.HasOpenPeriod && ReferenceEquals(_engine.Find(s.SessionId), s))

@@ -25,6 +25,7 @@ internal abstract partial class ProcessorBase : IDisposable
     private readonly Channel<InputItem> _input;
     private readonly CancellationTokenSource _abort = new();
     private long _committedOffset = -1;
+    private long _processedOffset = -1;
     private bool _endReached;
     private Task? _run;
     private long _lastCommitTicks = Environment.TickCount64;
@@ -66,8 +67,14 @@ internal abstract partial class ProcessorBase : IDisposable
     /// <summary>The next input offset consumed but not yet committed with the state it produced.</summary>
     protected long? PendingOffset { get; set; }
 
-    /// <summary>The next input offset durable in the state store, or -1 before the first commit.</summary>
+    /// <summary>The input position durable in the state store (where a restart resumes), or -1 before the first commit.</summary>
     public long CommittedOffset => Volatile.Read(ref _committedOffset) is >= 0 and var o ? o : Claim.NextOffset ?? -1;
+
+    /// <summary>
+    /// The next input offset processed: at or past <see cref="CommittedOffset"/> (the session stage's stored position
+    /// stays at its oldest unwritten open session). Consumer lag counts from here.
+    /// </summary>
+    public long ProcessedOffset => Math.Max(Volatile.Read(ref _processedOffset), CommittedOffset);
 
     /// <summary>Timers waiting in this partition (as of the last batch).</summary>
     public abstract int PendingTimers { get; }
@@ -124,8 +131,11 @@ internal abstract partial class ProcessorBase : IDisposable
     /// <summary>Applies one batch (possibly empty: a timer is due or a commit is owed), publishes, commits when due.</summary>
     protected abstract Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct);
 
-    /// <summary>Writes the pending state and position atomically; false when fenced (report the attempt through <see cref="Committed"/>).</summary>
-    protected abstract Task<bool> CommitPendingAsync(CancellationToken ct);
+    /// <summary>
+    /// Writes the pending state and position atomically; false when fenced (report the attempt through
+    /// <see cref="Committed"/>). <paramref name="final"/>: the partition is stopping, write everything pending.
+    /// </summary>
+    protected abstract Task<bool> CommitPendingAsync(bool final, CancellationToken ct);
 
     private async Task RunAsync()
     {
@@ -167,7 +177,7 @@ internal abstract partial class ProcessorBase : IDisposable
             // A clean stop commits what is pending, so the next owner resumes exactly here.
             if (!Fenced && !ct.IsCancellationRequested && CommitDue(stopping: true))
             {
-                await CommitPendingAsync(ct).ConfigureAwait(false);
+                await CommitPendingAsync(final: true, ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -199,10 +209,10 @@ internal abstract partial class ProcessorBase : IDisposable
 
             long now = Time.GetUtcNow().ToUnixTimeMilliseconds();
             long? due = CaughtUp() ? TimerDueMs : null;
-            if (PendingCount > 0 || PendingOffset is not null)
+            if (CommitDueAtTicks(_lastCommitTicks) is { } commitTicks)
             {
-                // Pending changes are committed within the commit interval even when no input comes.
-                long commitAt = now + Math.Max(0, (long)Options.CommitInterval.TotalMilliseconds - (Environment.TickCount64 - _lastCommitTicks));
+                // Pending changes are committed when due even when no input comes.
+                long commitAt = now + Math.Max(0, commitTicks - Environment.TickCount64);
                 due = due is { } d0 ? Math.Min(d0, commitAt) : commitAt;
             }
 
@@ -245,7 +255,7 @@ internal abstract partial class ProcessorBase : IDisposable
     {
         if (CommitDue(stopping: false))
         {
-            await CommitPendingAsync(ct).ConfigureAwait(false);
+            await CommitPendingAsync(final: false, ct).ConfigureAwait(false);
         }
     }
 
@@ -264,10 +274,28 @@ internal abstract partial class ProcessorBase : IDisposable
         m.Message.Timestamp.Type == TimestampType.NotAvailable ? wallNow : Math.Min(m.Message.Timestamp.UnixTimestampMs, wallNow);
 
     protected bool CommitDue(bool stopping) =>
-        (PendingCount > 0 || PendingOffset is not null)
-        && (stopping || PendingCount >= Options.MaxPendingSessions || Environment.TickCount64 - _lastCommitTicks >= (long)Options.CommitInterval.TotalMilliseconds);
+        stopping
+            ? PendingCount > 0 || PendingOffset is not null
+            : PendingCount >= Options.MaxPendingSessions || (CommitDueAtTicks(_lastCommitTicks) is { } at && Environment.TickCount64 >= at);
 
-    /// <summary>After a commit attempt: on success records the new position (false when the partition was fenced).</summary>
+    /// <summary>
+    /// When (<see cref="Environment.TickCount64"/>) the next commit has something to write, given when the last one
+    /// ran; null when nothing is owed. By default: one commit interval after the last, while anything is pending.
+    /// </summary>
+    protected virtual long? CommitDueAtTicks(long lastCommitTicks) =>
+        PendingCount > 0 || PendingOffset is not null ? lastCommitTicks + (long)Options.CommitInterval.TotalMilliseconds : null;
+
+    /// <summary>Records how far the partition has processed (the Kafka-side offset, for lag monitoring only).</summary>
+    protected void Processed(long nextOffset)
+    {
+        if (nextOffset > Volatile.Read(ref _processedOffset))
+        {
+            Volatile.Write(ref _processedOffset, nextOffset);
+            _storeOffset(new TopicPartitionOffset(Partition, nextOffset));
+        }
+    }
+
+    /// <summary>After a commit attempt: on success records the new stored position (null: unchanged); false when the partition was fenced.</summary>
     protected bool Committed(bool owned, long? nextOffset)
     {
         _lastCommitTicks = Environment.TickCount64;
@@ -283,7 +311,7 @@ internal abstract partial class ProcessorBase : IDisposable
         if (nextOffset is { } offset)
         {
             Volatile.Write(ref _committedOffset, offset);
-            _storeOffset(new TopicPartitionOffset(Partition, offset));
+            Processed(offset);
         }
 
         return true;

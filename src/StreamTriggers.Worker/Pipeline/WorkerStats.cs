@@ -53,6 +53,8 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
         metrics.Rejected(reason);
     }
 
+    public void AddReplayed(long n) => metrics.Replayed(n);
+
     public void AddDuplicates(long n)
     {
         Interlocked.Add(ref _duplicates, n);
