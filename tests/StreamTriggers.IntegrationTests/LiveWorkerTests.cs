@@ -212,6 +212,99 @@ public sealed class LiveWorkerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenSessions_StayUnwritten_HoldingThePositionBack_AndAfterSigkill_TheReplayRebuildsThem_AndSkipsWhatStoredSessionsHold()
+    {
+        // Open sessions are written only when their period closes (the write delay is longer than the test). Per
+        // partition: a session kept open by a view every 700 ms and, after its first view in the log, a cart session
+        // that closes (fires, is written). No event has an event_id, so only the stored offsets keep the replay from
+        // applying the cart again.
+        string[] args = ["--StreamTriggers:Worker:OpenSessionWriteDelay=00:01:00"];
+        int port = RedisServer.FreePort();
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var worker = WorkerProcess.Start(_settings, args);
+        var sent = new List<Decoding.TrackerEvent>();
+        var firstOpenOffset = new long[6];
+        var cartOffset = new long[6];
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, EnableIdempotence = true, LingerMs = 2 }).Build();
+        async Task<long> Send(int partition, Decoding.TrackerEvent ev)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+            {
+                Decoding.TrackerEventJson.Write(json, ev);
+            }
+
+            sent.Add(ev);
+            var result = await producer.ProduceAsync(new TopicPartition("clickstream", partition),
+                new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(ev.SessionId), Value = buffer.WrittenSpan.ToArray() });
+            return result.Offset.Value;
+        }
+
+        static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        static Decoding.TrackerEvent Event(Decoding.EventType type, string session, string product) =>
+            new() { Type = type, TimestampMs = Now(), SessionId = session, Products = [new Decoding.ProductInfo { Id = product }] };
+
+        try
+        {
+            for (int p = 0; p < 6; p++)
+            {
+                firstOpenOffset[p] = await Send(p, Event(Decoding.EventType.ProductViewed, $"open-{p}", "v0"));
+                cartOffset[p] = await Send(p, Event(Decoding.EventType.ProductAdded, $"cart-{p}", $"c{p}"));
+            }
+
+            // Keep the open sessions open (gap 2 s) while the carts fire and are written.
+            var carts = Enumerable.Range(0, 6).Select(p => $"cart-{p}").ToHashSet();
+            var until = DateTime.UtcNow.AddSeconds(30);
+            for (int round = 1; ; round++)
+            {
+                await Task.Delay(700);
+                for (int p = 0; p < 6; p++) await Send(p, Event(Decoding.EventType.ProductViewed, $"open-{p}", $"v{round}"));
+                if (collector.Received.Count(t => carts.Contains(t.SessionId)) == 6 && round >= 6) break;
+                Assert.True(DateTime.UtcNow < until, "the six cart triggers did not come out within 30 s");
+            }
+
+            // Stored: each closed cart session with the offset of its event; no open session; the position held at
+            // the open session's first event.
+            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
+            await using var store = new Redis.RedisStateStore(redis, _settings.Group, _settings.Group, TimeSpan.FromDays(7));
+            var db = redis.GetDatabase();
+            for (int p = 0; p < 6; p++)
+            {
+                var cart = await store.ReadSessionAsync(p, $"cart-{p}", CancellationToken.None);
+                Assert.True(cart?.State is not null, $"cart-{p} was not written after its period closed");
+                Assert.Equal(cartOffset[p], State.SessionCodec.Decode($"cart-{p}", cart!.State, 64).AppliedOffset);
+                Assert.Null(await store.ReadSessionAsync(p, $"open-{p}", CancellationToken.None));
+                long position = (long)await db.StringGetAsync($"{store.Tag(new State.PartitionId("clickstream", p))}:pos");
+                Assert.Equal(firstOpenOffset[p], position);
+            }
+
+            worker.Kill();
+            worker.Dispose();
+            worker = WorkerProcess.Start(_settings, [.. args, $"--StreamTriggers:Operations:Port={port}"]);
+
+            // The restart replays from the held position: the open sessions are rebuilt from the log and fire once
+            // with every product viewed; the carts' events are read again and skipped (no second cart, nothing else).
+            var expected = TestStream.ExpectedFrom(sent.OrderBy(e => e.TimestampMs), Gap);
+            Assert.Equal(12, expected.Count);
+            var received = await collector.WaitForAsync(expected.Keys, TimeSpan.FromSeconds(60));
+            AssertSameTriggers(expected, received, allowDuplicates: false);
+            for (int p = 0; p < 6; p++)
+            {
+                var cart = await store.ReadSessionAsync(p, $"cart-{p}", CancellationToken.None);
+                Assert.Equal(1, State.SessionCodec.Decode($"cart-{p}", cart!.State, 64).Cart.Single().Quantity);
+            }
+
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            string metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+            Assert.Contains("streamtriggers_events_replayed_total 6", metrics, StringComparison.Ordinal);
+        }
+        finally
+        {
+            worker.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task TwoWorkersInOneGroup_PartitionsMovingMidStream_LoseAndDoubleNothing()
     {
         var stream = TestStream.Generate(seed: 3, concurrentSessions: 100, TimeSpan.FromSeconds(8), "move-");

@@ -277,6 +277,25 @@ public class SessionEngineTests
     }
 
     [Fact]
+    public void InputReadAgain_AtOrBeforeTheSessionsAppliedOffset_IsSkipped()
+    {
+        var engine = new SessionEngine(new RulesOptions(), trackChanges: true);
+        var fired = new List<Trigger>();
+
+        Assert.NotNull(engine.Apply(Add("s1", 0, "p1"), At(0), fired, offset: 10));
+        Assert.Null(engine.Apply(Add("s1", 0, "p1"), At(0), fired, offset: 10));      // the same message again
+        Assert.Null(engine.Apply(Add("s1", 0.5, "p1"), At(0.5), fired, offset: 7));   // an older one
+        Assert.NotNull(engine.Apply(Add("s1", 1, "p1"), At(1), fired, offset: 11));
+        Assert.NotNull(engine.Apply(Add("s2", 1, "p1"), At(1), fired, offset: 3));     // positions are per session
+        Assert.NotNull(engine.Apply(Add("s1", 2, "p1"), At(2), fired));                 // no position (a file): applied
+        engine.AdvanceTo(At(120), fired);
+
+        Assert.Equal(11, engine.Find("s1")!.AppliedOffset);
+        Assert.Equal(2, engine.Counters.ReplayedSkipped);
+        Assert.Equal(3, fired.Single(t => t.SessionId == "s1").Cart.Single().Quantity);
+    }
+
+    [Fact]
     public void SameEventId_InAnotherSession_IsNotADuplicate()
     {
         var run = new Run().Push(Add("s1", 0, "p1", id: "e1"), Add("s2", 0, "p1", id: "e1")).Flush();
