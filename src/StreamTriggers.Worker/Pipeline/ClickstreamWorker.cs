@@ -134,21 +134,29 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                     continue;
                 }
 
+                var tp = result.TopicPartition; // a new object per call
                 if (result.IsPartitionEOF)
                 {
-                    Route(result.TopicPartition, InputItem.EndOfPartition);
+                    Route(tp, InputItem.EndOfPartition);
                     continue;
                 }
 
-                Route(result.TopicPartition, new InputItem(result));
+                Route(tp, new InputItem(result));
                 // librdkafka reports the end of a partition only after a further, empty fetch: in a busy partition
                 // that rarely happens. The high watermark of the last fetch response (cached, no round trip) says
-                // at once whether this message was the newest the broker had.
-                var high = _consumer.GetWatermarkOffsets(result.TopicPartition).High;
-                _highWatermarks[result.TopicPartition] = high.Value;
-                if (high.Value >= 0 && result.Offset.Value + 1 >= high.Value)
+                // at once whether this message was the newest the broker had. It only grows, so while a message is
+                // below the last one read, it is not the newest and librdkafka need not be asked.
+                long next = result.Offset.Value + 1;
+                if (_highWatermarks.TryGetValue(tp, out long known) && next < known)
                 {
-                    Route(result.TopicPartition, InputItem.EndOfPartition);
+                    continue;
+                }
+
+                long high = _consumer.GetWatermarkOffsets(tp).High.Value;
+                _highWatermarks[tp] = high;
+                if (high >= 0 && next >= high)
+                {
+                    Route(tp, InputItem.EndOfPartition);
                 }
             }
         }
