@@ -354,9 +354,10 @@ public sealed partial class SessionEngine
     private Trigger CreateTrigger(SessionState s, TriggerType type, long deadline, string? id = null, string? refireOf = null)
     {
         string? currency = null;
-        foreach (var line in s.Cart)
+        var cart = s.Cart;
+        for (int i = 0; i < cart.Count && currency is null; i++)
         {
-            currency ??= line.Currency;
+            currency = cart[i].Currency;
         }
 
         return new Trigger
@@ -394,8 +395,9 @@ public sealed partial class SessionEngine
         switch (ev.Type)
         {
             case EventType.ProductViewed:
-                foreach (var p in ev.Products)
+                for (int i = 0; i < ev.Products.Count; i++)
                 {
+                    var p = ev.Products[i];
                     if (s.Viewed.Count < _rules.MaxViewedProducts && IndexOf(s.Viewed, p.Id) < 0)
                     {
                         s.ViewedList.Add(p.Quantity == 1 ? p : p with { Quantity = 1 });
@@ -405,16 +407,16 @@ public sealed partial class SessionEngine
                 break;
             case EventType.ProductAdded:
                 s.PeriodAddedToCart = true;
-                foreach (var p in ev.Products)
+                for (int i = 0; i < ev.Products.Count; i++)
                 {
-                    AddToCart(s, p);
+                    AddToCart(s, ev.Products[i]);
                 }
 
                 break;
             case EventType.ProductRemoved:
-                foreach (var p in ev.Products)
+                for (int i = 0; i < ev.Products.Count; i++)
                 {
-                    RemoveFromCart(s, p);
+                    RemoveFromCart(s, ev.Products[i]);
                 }
 
                 break;

@@ -191,11 +191,13 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             return;
         }
 
-        foreach (var (tp, queue) in _overflow.ToList())
+        // Called on every turn of the loop while any partition is paused: no copy of the dictionary per turn.
+        List<TopicPartition>? drained = null;
+        foreach (var (tp, queue) in _overflow)
         {
             if (!_processors.TryGetValue(tp, out var processor))
             {
-                _overflow.Remove(tp);
+                (drained ??= []).Add(tp);
                 continue;
             }
 
@@ -206,9 +208,14 @@ internal sealed partial class ClickstreamWorker : BackgroundService
 
             if (queue.Count == 0)
             {
-                _overflow.Remove(tp);
+                (drained ??= []).Add(tp);
                 _consumer!.Resume([tp]);
             }
+        }
+
+        foreach (var tp in drained ?? [])
+        {
+            _overflow.Remove(tp);
         }
     }
 
