@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
 using StreamTriggers.Triggers;
 
 namespace StreamTriggers.Customers;
@@ -33,6 +35,23 @@ public enum SignalKind : byte
 /// </summary>
 public sealed class CustomerSignal
 {
+    public CustomerSignal()
+    {
+    }
+
+    /// <summary>A signal about <paramref name="session"/>'s customer as the session knows them now (subject, identity, time zone).</summary>
+    [SetsRequiredMembers]
+    public CustomerSignal(SignalKind kind, SessionState session, long timeMs)
+    {
+        Kind = kind;
+        Subject = CustomerKeys.For(session.UserId, session.Email, session.SessionId);
+        SessionId = session.SessionId;
+        TimeMs = timeMs;
+        UserId = session.UserId;
+        Email = session.Email;
+        TimeZone = session.TimeZone;
+    }
+
     public required SignalKind Kind { get; init; }
 
     /// <summary>The customer key (<see cref="CustomerKeys"/>): user id, else email, else the anonymous session.</summary>

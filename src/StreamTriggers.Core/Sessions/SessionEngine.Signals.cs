@@ -13,7 +13,7 @@ public sealed partial class SessionEngine
         string key = CustomerKeys.For(s.UserId, s.Email, s.SessionId);
         if (identified && key != keyBefore)
         {
-            _signals!.Add(NewSignal(s, SignalKind.Linked, ev.TimestampMs));
+            _signals!.Add(new CustomerSignal(SignalKind.Linked, s, ev.TimestampMs));
             if (keyBefore is null)
             {
                 Refire(s, ev.TimestampMs);
@@ -23,15 +23,8 @@ public sealed partial class SessionEngine
         switch (ev.Type)
         {
             case EventType.OrderCompleted:
-                _signals!.Add(new CustomerSignal
+                _signals!.Add(new CustomerSignal(SignalKind.Order, s, ev.TimestampMs)
                 {
-                    Kind = SignalKind.Order,
-                    Subject = key,
-                    SessionId = s.SessionId,
-                    TimeMs = ev.TimestampMs,
-                    UserId = s.UserId,
-                    Email = s.Email,
-                    TimeZone = s.TimeZone,
                     OrderId = ev.OrderId,
                     OrderTotal = ev.OrderTotal,
                     Currency = ev.Currency ?? (orderLines.Count > 0 ? orderLines[0].Currency : null),
@@ -53,20 +46,13 @@ public sealed partial class SessionEngine
                 break;
             case EventType.SignedUp:
             case EventType.Subscribed:
-                _signals!.Add(new CustomerSignal
+                _signals!.Add(new CustomerSignal(ev.Type == EventType.SignedUp ? SignalKind.SignedUp : SignalKind.Subscribed, s, ev.TimestampMs)
                 {
-                    Kind = ev.Type == EventType.SignedUp ? SignalKind.SignedUp : SignalKind.Subscribed,
-                    Subject = key,
-                    SessionId = s.SessionId,
-                    TimeMs = ev.TimestampMs,
-                    UserId = s.UserId,
-                    Email = s.Email,
-                    TimeZone = s.TimeZone,
                     Products = [.. s.Viewed],
                 });
                 break;
             case EventType.Unsubscribed:
-                _signals!.Add(NewSignal(s, SignalKind.Unsubscribed, ev.TimestampMs));
+                _signals!.Add(new CustomerSignal(SignalKind.Unsubscribed, s, ev.TimestampMs));
                 break;
         }
     }
@@ -101,15 +87,8 @@ public sealed partial class SessionEngine
         var again = CreateTrigger(s, t, deadline, TriggerId.Create(TriggerTypes.Name(t), s.SessionId + "|identified", deadline),
             refireOf: TriggerId.Create(t, s.SessionId, deadline));
         Counters.Refired++;
-        _signals!.Add(new CustomerSignal
+        _signals!.Add(new CustomerSignal(SignalKind.Candidate, s, identifiedAtMs)
         {
-            Kind = SignalKind.Candidate,
-            Subject = CustomerKeys.For(s.UserId, s.Email, s.SessionId),
-            SessionId = s.SessionId,
-            TimeMs = identifiedAtMs,
-            UserId = s.UserId,
-            Email = s.Email,
-            TimeZone = s.TimeZone,
             Trigger = again,
             DueMs = identifiedAtMs,
         });
@@ -134,28 +113,10 @@ public sealed partial class SessionEngine
             };
         }
 
-        _signals!.Add(new CustomerSignal
+        _signals!.Add(new CustomerSignal(SignalKind.Candidate, s, s.LastActivityMs)
         {
-            Kind = SignalKind.Candidate,
-            Subject = CustomerKeys.For(s.UserId, s.Email, s.SessionId),
-            SessionId = s.SessionId,
-            TimeMs = s.LastActivityMs,
-            UserId = s.UserId,
-            Email = s.Email,
-            TimeZone = s.TimeZone,
             Trigger = trigger,
             DueMs = deadline,
         });
     }
-
-    private static CustomerSignal NewSignal(SessionState s, SignalKind kind, long timeMs) => new()
-    {
-        Kind = kind,
-        Subject = CustomerKeys.For(s.UserId, s.Email, s.SessionId),
-        SessionId = s.SessionId,
-        TimeMs = timeMs,
-        UserId = s.UserId,
-        Email = s.Email,
-        TimeZone = s.TimeZone,
-    };
 }

@@ -308,7 +308,7 @@ public sealed partial class SessionEngine
 
         if (_signals is not null && type is null && (s.UserId is not null || s.Email is not null))
         {
-            _signals.Add(NewSignal(s, SignalKind.Activity, s.LastActivityMs));
+            _signals.Add(new CustomerSignal(SignalKind.Activity, s, s.LastActivityMs));
         }
 
         Counters.PeriodsClosed++;

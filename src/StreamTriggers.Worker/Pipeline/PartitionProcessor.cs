@@ -33,8 +33,6 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private readonly long _skewMs;
     private long _clock = long.MinValue;
     private int _pendingTimers;
-    private long _processedNext = -1;
-    private long _storedPosition = -1;
 
     // Commit scheduling: a closed session (or one changed by its timer alone) waits for the commit interval; open
     // sessions wait until the oldest one's unwritten change is OpenSessionWriteDelay old (TickCount64 ms).
@@ -56,7 +54,6 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null);
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
-        _storedPosition = claim.NextOffset ?? -1;
     }
 
     /// <summary>Open sessions' deadlines waiting in this partition (as of the last batch).</summary>
@@ -216,8 +213,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         if (batch.Count > 0)
         {
             PendingOffset = batch[^1].Offset.Value + 1;
-            _processedNext = PendingOffset.Value;
-            Processed(_processedNext);
+            Processed(PendingOffset.Value);
         }
 
         // Sessions read for this batch and left unchanged are durable already: keep memory for open ones.
@@ -313,12 +309,12 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             }
         }
 
-        long? position = waitingSince != long.MaxValue ? waitingSince : _processedNext >= 0 ? _processedNext : null;
-        long? next = position is { } p && p != _storedPosition ? p : null;
+        long? position = waitingSince != long.MaxValue ? waitingSince : ProcessedOffset >= 0 ? ProcessedOffset : null;
+        long? next = position is { } p && p != CommittedOffset ? p : null;
+        _writeOwed = false;
+        _oldestWaitingTicks = oldestWaiting;
         if (sessions.Count == 0 && next is null)
         {
-            _writeOwed = false;
-            _oldestWaitingTicks = oldestWaiting;
             return Committed(owned: true, null);
         }
 
@@ -334,13 +330,6 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         if (!Committed(owned, next))
         {
             return false;
-        }
-
-        _writeOwed = false;
-        _oldestWaitingTicks = oldestWaiting;
-        if (next is { } stored)
-        {
-            _storedPosition = stored;
         }
 
         foreach (var s in sessions)
