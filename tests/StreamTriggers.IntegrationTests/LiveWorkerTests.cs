@@ -462,6 +462,53 @@ public sealed class LiveWorkerTests : IAsyncLifetime
         Assert.Equal("p-9x2", t.Cart);
     }
 
+    [Fact]
+    public async Task ATriggerNotYetAcknowledged_HoldsItsSessionAndPositionBack_UntilTheBrokerAcknowledgesIt()
+    {
+        // The partition publishes without waiting for the broker's acks and goes on; its commit must wait for them.
+        // Brokers down across the deadline: the trigger cannot be acknowledged, so the closed session and the position
+        // past its event must not reach Redis (a crash then would lose the trigger), however many commit intervals pass.
+        await using var worker = await InProcessWorker.StartAsync(_settings, "--StreamTriggers:Worker:CommitInterval=00:00:00.200");
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        string json = $$$"""{"event_id":"k1","type":"product_added","timestamp":"{{{Time.UnixTime.Format(t0)}}}","session_id":"acked-1","product":{"id":"p-4"}}""";
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "acked-1", Value = json });
+        }
+
+        await Task.Delay(700);
+        for (int b = 1; b <= _kafka.Brokers; b++) _kafka.SetBrokerDown(b);
+        await using var mux = await _redis.ConnectAsync();
+        var db = mux.GetDatabase();
+        var store = new Redis.RedisStateStore(mux, _settings.Group, _settings.Group, TimeSpan.FromDays(7));
+        var sessionKeys = Enumerable.Range(0, 6).Select(p => store.SessionKey(new State.PartitionId("clickstream", p), "acked-1")).ToArray();
+        var positions = Enumerable.Range(0, 6).Select(p => (StackExchange.Redis.RedisKey)$"{{{_settings.Group}:{_settings.Group}:{p}}}:pos").ToArray();
+
+        // Deadline + lateness at t0 + 3 s; by t0 + 4.5 s the trigger has been handed to the producer and several
+        // commit intervals have passed.
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, t0 + 4500 - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())));
+        var stats = (StreamTriggers.Worker.Pipeline.WorkerStats)worker.Services.GetService(typeof(StreamTriggers.Worker.Pipeline.WorkerStats))!;
+        Assert.Equal(1, stats.Events);
+        Assert.All(await db.StringGetAsync(sessionKeys), v => Assert.True(v.IsNull, "the session was written before its trigger was acknowledged"));
+        Assert.All(await db.StringGetAsync(positions), v => Assert.True(v.IsNull, "the position was written before the trigger was acknowledged"));
+
+        for (int b = 1; b <= _kafka.Brokers; b++) _kafka.SetBrokerUp(b);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "acked-1", t0 + (long)Gap.TotalMilliseconds);
+        await WithLog(worker, () => collector.WaitForAsync([id], TimeSpan.FromSeconds(30)));
+
+        // Acknowledged: the next commit writes the closed session and the position past the event.
+        var until = DateTime.UtcNow.AddSeconds(15);
+        while ((await db.StringGetAsync(positions)).Where(v => !v.IsNull).Sum(v => (long)v) < 1)
+        {
+            Assert.True(DateTime.UtcNow < until, "the position was not committed within 15 s of the acknowledgement");
+            await Task.Delay(100);
+        }
+
+        var stored = (await db.StringGetAsync(sessionKeys)).Single(v => !v.IsNull);
+        Assert.False(State.SessionCodec.Decode("acked-1", (byte[])stored!, 64).HasOpenPeriod);
+    }
+
     // For failure messages: the session's events as sent, and its state as stored in Redis.
     private async Task<string> DescribeStoredSessionAsync(TestStream stream, string sessionId)
     {

@@ -44,8 +44,12 @@ public sealed partial class SessionEngine
     private readonly RulesOptions _rules;
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
+    private readonly ProductTable _products = new(ProductTableCapacity);
     private readonly List<SessionState> _dirty = [];
     private long _now = long.MinValue;
+
+    /// <summary>Distinct products an engine shares among its sessions before it starts its table afresh.</summary>
+    internal const int ProductTableCapacity = 50_000;
 
     private readonly bool _trackChanges;
     private readonly List<TriggerDecision>? _decisions;
@@ -400,7 +404,7 @@ public sealed partial class SessionEngine
                     var p = ev.Products[i];
                     if (s.Viewed.Count < _rules.MaxViewedProducts && IndexOf(s.Viewed, p.Id) < 0)
                     {
-                        s.ViewedList.Add(p.Quantity == 1 ? p : p with { Quantity = 1 });
+                        s.ViewedList.Add(_products.Canonical(p.Quantity == 1 ? p : p with { Quantity = 1 }));
                     }
                 }
 
@@ -454,7 +458,7 @@ public sealed partial class SessionEngine
         }
         else if (cart.Count < _rules.MaxCartLines)
         {
-            cart.Add(p);
+            cart.Add(_products.Canonical(p));
         }
         else
         {

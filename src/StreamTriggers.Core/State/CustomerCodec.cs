@@ -19,12 +19,7 @@ public static class CustomerCodec
 {
     private const byte Version = 2;
 
-    public static byte[] Encode(CustomerState c)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        Encode(c, buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] Encode(CustomerState c) => Buffers.ScratchBuffer.Encode(c, Encode);
 
     public static void Encode(CustomerState c, IBufferWriter<byte> output)
     {

@@ -40,23 +40,8 @@ public static class SessionCodec
         AppliedOffset = 32768,
     }
 
-    // One scratch buffer per thread: a commit encodes thousands of sessions, each needing only its final array.
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? _scratch;
-
-    public static byte[] Encode(SessionState s)
-    {
-        var buffer = _scratch ??= new ArrayBufferWriter<byte>(256);
-        buffer.ResetWrittenCount();
-        Encode(s, buffer);
-        byte[] result = buffer.WrittenSpan.ToArray();
-        if (buffer.Capacity > 64 * 1024)
-        {
-            _scratch = null; // an outsized session does not pin a large buffer to the thread
-        }
-
-        return result;
-    }
+    // A commit encodes thousands of sessions, each needing only its final array.
+    public static byte[] Encode(SessionState s) => Buffers.ScratchBuffer.Encode(s, Encode);
 
     public static void Encode(SessionState s, IBufferWriter<byte> output)
     {

@@ -13,12 +13,7 @@ public static class SignalCodec
 {
     private const byte Version = 1;
 
-    public static byte[] Encode(CustomerSignal s)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        Encode(s, buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] Encode(CustomerSignal s) => Buffers.ScratchBuffer.Encode(s, Encode);
 
     public static void Encode(CustomerSignal s, IBufferWriter<byte> output)
     {

@@ -28,14 +28,6 @@ public static class CloudEvent
         w.WriteEndObject();
     }
 
-    public static byte[] Serialize(Trigger t, string source)
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer, TriggerJson.WriterOptions))
-        {
-            Write(w, t, source);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] Serialize(Trigger t, string source) =>
+        Buffers.ScratchBuffer.Json((t, source), TriggerJson.WriterOptions, static (w, x) => Write(w, x.t, x.source));
 }

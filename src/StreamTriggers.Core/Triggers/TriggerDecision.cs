@@ -108,14 +108,8 @@ public sealed record TriggerDecision(
     }
 
     /// <summary>The same as one line of JSON.</summary>
-    public string ToJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            WriteTo(w);
-        }
+    public string ToJson() => Buffers.ScratchBuffer.JsonString(this, default, static (w, d) => d.WriteTo(w));
 
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    /// <summary>The same, as UTF-8 bytes (the audit topic's message body).</summary>
+    public byte[] ToJsonUtf8() => Buffers.ScratchBuffer.Json(this, default, static (w, d) => d.WriteTo(w));
 }

@@ -137,33 +137,37 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 var tp = result.TopicPartition; // a new object per call
                 if (result.IsPartitionEOF)
                 {
-                    Route(tp, InputItem.EndOfPartition);
+                    Route(tp, InputItem.EndOfPartition(_time.GetUtcNow().ToUnixTimeMilliseconds()));
                     continue;
                 }
 
-                Route(tp, new InputItem(result));
-                // librdkafka reports the end of a partition only after a further, empty fetch: in a busy partition
-                // that rarely happens. The high watermark of the last fetch response (cached, no round trip) says
-                // at once whether this message was the newest the broker had. It only grows, so while a message is
-                // below the last one read, it is not the newest and librdkafka need not be asked.
-                long next = result.Offset.Value + 1;
-                if (_highWatermarks.TryGetValue(tp, out long known) && next < known)
-                {
-                    continue;
-                }
-
-                long high = _consumer.GetWatermarkOffsets(tp).High.Value;
-                _highWatermarks[tp] = high;
-                if (high >= 0 && next >= high)
-                {
-                    Route(tp, InputItem.EndOfPartition);
-                }
+                Route(tp, new InputItem(result, NewestAt(tp, result.Offset.Value + 1)));
             }
         }
         finally
         {
             Shutdown();
         }
+    }
+
+    /// <summary>
+    /// When the message before <paramref name="next"/> was the newest the broker had: now (Unix ms); otherwise -1.
+    /// librdkafka reports the end of a partition only after a further, empty fetch: in a busy partition that rarely
+    /// happens. The high watermark of the last fetch response (cached, no round trip) says at once whether this
+    /// message was the newest. It only grows, so while a message is below the last one read, it is not the newest
+    /// and librdkafka need not be asked. The answer travels with the message, so a partition that takes it knows
+    /// at once that it is caught up.
+    /// </summary>
+    private long NewestAt(TopicPartition tp, long next)
+    {
+        if (_highWatermarks.TryGetValue(tp, out long known) && next < known)
+        {
+            return -1;
+        }
+
+        long high = _consumer!.GetWatermarkOffsets(tp).High.Value;
+        _highWatermarks[tp] = high;
+        return high >= 0 && next >= high ? _time.GetUtcNow().ToUnixTimeMilliseconds() : -1;
     }
 
     private void Route(TopicPartition tp, InputItem item)

@@ -122,10 +122,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             }
         }
 
-        if (CaughtUp())
-        {
-            clock = Math.Max(clock, Time.GetUtcNow().ToUnixTimeMilliseconds() - LatenessMs);
-        }
+        clock = Math.Max(clock, WallClockFloorMs(Time.GetUtcNow().ToUnixTimeMilliseconds()) - LatenessMs);
 
         await LoadAsync(missing, ct).ConfigureAwait(false);
         await PageTimersAsync(clock, ct).ConfigureAwait(false);
@@ -160,11 +157,9 @@ internal sealed partial class CustomerProcessor : ProcessorBase
 
         StampDetected(triggers);
 
-        var publishing = System.Diagnostics.Stopwatch.StartNew();
-        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, audit: heldBack).ConfigureAwait(false);
         if (triggers.Count + deadLetters.Count + heldBack.Count > 0)
         {
-            Stats.Metrics.Produced(publishing.Elapsed);
+            await PublishingAsync(PublishAsync(triggers, deadLetters, heldBack, ct)).ConfigureAwait(false);
         }
 
         foreach (var c in dirty)
@@ -188,12 +183,6 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             Stats.AddHeldBack(d);
         }
 
-        long published = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in triggers)
-        {
-            Stats.AddTrigger(t.Type, published - (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs));
-        }
-
         if (Logger.IsEnabled(LogLevel.Debug))
         {
             string partition = Partition.ToString();
@@ -206,6 +195,20 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             {
                 LogCustomerHeldBack(Logger, TriggerTypes.Name(d.Type), d.TriggerId, TriggerDecision.OutcomeName(d.Outcome), d.Reason ?? "-", d.SessionId, partition);
             }
+        }
+    }
+
+    // One batch's output to the broker; completes with its acks (the partition does not wait for them, its next
+    // commit does). Triggers' lateness is measured at the ack.
+    private async Task PublishAsync(List<Trigger> triggers, List<DeadLetter> deadLetters, List<TriggerDecision> heldBack, CancellationToken ct)
+    {
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
+        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, audit: heldBack).ConfigureAwait(false);
+        Stats.Metrics.Produced(publishing.Elapsed);
+        long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var t in triggers)
+        {
+            Stats.AddTrigger(t.Type, ackedAt - (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs));
         }
     }
 
@@ -291,7 +294,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
     /// Writes every customer changed since the last commit (deleting expired ones), their timer-index entries (only
     /// when the due time moved) and the next position, atomically. False when another worker has claimed the partition.
     /// </summary>
-    protected override async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
+    protected override async Task<bool> WriteCommitAsync(bool final, CancellationToken ct)
     {
         var customers = _pending.Values.ToList();
         var writes = new List<SessionWrite>(customers.Count + _stale.Count);

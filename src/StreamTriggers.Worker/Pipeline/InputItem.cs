@@ -2,10 +2,15 @@ using Confluent.Kafka;
 
 namespace StreamTriggers.Worker.Pipeline;
 
-/// <summary>What the consume loop hands a partition: a message, or the news that the partition is caught up.</summary>
-internal readonly record struct InputItem(ConsumeResult<byte[]?, byte[]?>? Message)
+/// <summary>
+/// What the consume loop hands a partition: a message, or the news that the partition is caught up. Either can carry
+/// <see cref="NewestAtMs"/>: the wall clock (Unix ms) at which the consume loop knew it was the newest the broker had
+/// (a message at the fetch's high watermark, or the end of the partition); -1 when it was not.
+/// </summary>
+internal readonly record struct InputItem(ConsumeResult<byte[]?, byte[]?>? Message, long NewestAtMs = -1)
 {
-    public static readonly InputItem EndOfPartition = new(null);
+    /// <summary>The end of the partition, reached at <paramref name="atMs"/>.</summary>
+    public static InputItem EndOfPartition(long atMs) => new(null, atMs);
 
     public bool IsEndOfPartition => Message is null;
 }

@@ -159,11 +159,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         long wallAfter = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (CaughtUp())
-        {
-            _clock = Math.Max(_clock, wallAfter - LatenessMs);
-        }
-
+        _clock = Math.Max(_clock, WallClockFloorMs(wallAfter) - LatenessMs);
         _engine.AdvanceTo(_clock, triggers);
 
         var dirty = new List<SessionState>();
@@ -190,11 +186,9 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         var published = _lifecycle ? [] : triggers;
-        var publishing = System.Diagnostics.Stopwatch.StartNew();
-        await Publisher.PublishAsync(published, deadLetters, Options.RetryBackoff, ct, signals, heldBack).ConfigureAwait(false);
         if (published.Count + deadLetters.Count + heldBack.Count + (signals?.Count ?? 0) > 0)
         {
-            Stats.Metrics.Produced(publishing.Elapsed);
+            await PublishingAsync(PublishAsync(published, deadLetters, signals, heldBack, ct)).ConfigureAwait(false);
         }
 
         foreach (var d in dirty)
@@ -247,15 +241,24 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             Stats.AddSignalsSent(signals.Count);
         }
 
-        long publishedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in published)
-        {
-            Stats.AddTrigger(t.Type, publishedAt - (t.DeadlineMs + LatenessMs));
-        }
-
         if (Logger.IsEnabled(LogLevel.Debug))
         {
-            LogDecisions(published, heldBack, deadLetters, publishedAt);
+            LogDecisions(published, heldBack, deadLetters, Time.GetUtcNow().ToUnixTimeMilliseconds());
+        }
+    }
+
+    // One batch's output to the broker; completes with its acks (the partition does not wait for them, its next
+    // commit does). Published triggers' lateness is measured at the ack.
+    private async Task PublishAsync(List<Trigger> triggers, List<DeadLetter> deadLetters, List<CustomerSignal>? signals,
+        List<TriggerDecision> heldBack, CancellationToken ct)
+    {
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
+        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, signals, heldBack).ConfigureAwait(false);
+        Stats.Metrics.Produced(publishing.Elapsed);
+        long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var t in triggers)
+        {
+            Stats.AddTrigger(t.Type, ackedAt - (t.DeadlineMs + LatenessMs));
         }
     }
 
@@ -288,7 +291,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     /// waiting (or the next offset when none wait): a restart replays from there, and each stored session skips
     /// what it already holds. False when another worker has claimed the partition.
     /// </summary>
-    protected override async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
+    protected override async Task<bool> WriteCommitAsync(bool final, CancellationToken ct)
     {
         long now = Environment.TickCount64;
         long delay = (long)Options.OpenSessionWriteDelay.TotalMilliseconds;

@@ -27,6 +27,8 @@ internal abstract partial class ProcessorBase : IDisposable
     private long _committedOffset = -1;
     private long _processedOffset = -1;
     private bool _endReached;
+    private long _newestAtMs = long.MinValue;
+    private readonly Queue<Task> _unacked = new();
     private Task? _run;
     private long _lastCommitTicks = Environment.TickCount64;
 
@@ -134,8 +136,42 @@ internal abstract partial class ProcessorBase : IDisposable
     /// <summary>
     /// Writes the pending state and position atomically; false when fenced (report the attempt through
     /// <see cref="Committed"/>). <paramref name="final"/>: the partition is stopping, write everything pending.
+    /// Called by <see cref="CommitPendingAsync"/> once the output published so far is acknowledged.
     /// </summary>
-    protected abstract Task<bool> CommitPendingAsync(bool final, CancellationToken ct);
+    protected abstract Task<bool> WriteCommitAsync(bool final, CancellationToken ct);
+
+    /// <summary>
+    /// Commits: first waits for the broker to acknowledge every output published so far (see
+    /// <see cref="PublishingAsync"/>), then writes the pending state and position (<see cref="WriteCommitAsync"/>).
+    /// The state and position of record never get ahead of acknowledged output. False when fenced.
+    /// </summary>
+    protected async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
+    {
+        while (_unacked.TryDequeue(out var publishing))
+        {
+            await publishing.ConfigureAwait(false);
+        }
+
+        return await WriteCommitAsync(final, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Takes a batch's publishing (its output handed to the producer, the task completing on the broker's acks) without
+    /// waiting for it: the partition goes on with its next batch and its timers while the acks come in, so a deadline
+    /// never waits on a round trip to the broker. The next commit waits for every ack first. At most
+    /// <see cref="MaxUnackedBatches"/> batches are in flight; a failure surfaces here or at the commit.
+    /// </summary>
+    protected async ValueTask PublishingAsync(Task publishing)
+    {
+        _unacked.Enqueue(publishing);
+        while (_unacked.TryPeek(out var oldest) && (oldest.IsCompleted || _unacked.Count > MaxUnackedBatches))
+        {
+            await _unacked.Dequeue().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Batches whose output may be waiting for the broker's acks at once.</summary>
+    internal const int MaxUnackedBatches = 64;
 
     private async Task RunAsync()
     {
@@ -150,15 +186,13 @@ internal abstract partial class ProcessorBase : IDisposable
                 bool completed = await WaitForWorkAsync(ct).ConfigureAwait(false);
                 while (batch.Count < Options.MaxBatchSize && _input.Reader.TryRead(out var item))
                 {
-                    if (item.IsEndOfPartition)
+                    if (!item.IsEndOfPartition)
                     {
-                        _endReached = true;
-                    }
-                    else
-                    {
-                        _endReached = false;
                         batch.Add(item.Message!);
                     }
+
+                    _endReached = item.NewestAtMs >= 0;
+                    _newestAtMs = Math.Max(_newestAtMs, item.NewestAtMs);
                 }
 
                 // Stopping: finish nothing new. Queued messages belong to the next owner.
@@ -249,6 +283,15 @@ internal abstract partial class ProcessorBase : IDisposable
     /// markers sit between messages that are not yet applied.
     /// </summary>
     protected bool CaughtUp() => _endReached && _input.Reader.Count == 0;
+
+    /// <summary>
+    /// How far the wall clock may drive the partition's clock (before the allowed lateness): the wall clock itself
+    /// when it is caught up; otherwise the last moment it was known to hold the newest message the broker had (all
+    /// input up to then has been taken, whatever was fetched since has arrived after it); long.MinValue if never.
+    /// A partition working through a burst fetched in pieces need not wait for its last piece to fire what was due
+    /// before the burst.
+    /// </summary>
+    protected long WallClockFloorMs(long wallNow) => CaughtUp() ? wallNow : Math.Min(_newestAtMs, wallNow);
 
     /// <summary>A batch that changed nothing: commits only what the interval owes (pending changes, the position).</summary>
     protected async Task CommitIfDueAsync(CancellationToken ct)

@@ -20,6 +20,7 @@ internal readonly record struct DeadLetter(byte[]? Key, byte[]? Value, Headers? 
 internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> producer, Kafka.KafkaOptions topics, string source, ILogger logger)
 {
     private static readonly byte[] JsonContentType = Encoding.ASCII.GetBytes("application/json");
+    private static readonly byte[] CloudEventContentType = Encoding.ASCII.GetBytes(CloudEvent.ContentType);
 
     public IProducer<byte[]?, byte[]?> Producer => producer;
 
@@ -41,7 +42,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
             {
                 Key = Encoding.UTF8.GetBytes(t.Key),
                 Value = CloudEvent.Serialize(t, source),
-                Headers = [new Header("content-type", Encoding.ASCII.GetBytes(CloudEvent.ContentType))],
+                Headers = [new Header("content-type", CloudEventContentType)],
             }));
         }
 
@@ -69,7 +70,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
             pending.Add((topics.AuditTopic, new Message<byte[]?, byte[]?>
             {
                 Key = Encoding.UTF8.GetBytes(d.Subject ?? d.SessionId),
-                Value = Encoding.UTF8.GetBytes(d.ToJson()),
+                Value = d.ToJsonUtf8(),
                 Headers = [new Header("content-type", JsonContentType)],
             }));
         }

@@ -1,0 +1,97 @@
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using StreamTriggers.Customers;
+using StreamTriggers.Decoding;
+using StreamTriggers.IntegrationTests.Infrastructure;
+using StreamTriggers.Kafka.Mock;
+using StreamTriggers.Sessions;
+using StreamTriggers.State;
+using StreamTriggers.Triggers;
+using StreamTriggers.Worker.Hosting;
+using StreamTriggers.Worker.Pipeline;
+
+namespace StreamTriggers.IntegrationTests;
+
+// One session-stage partition processor fed by hand (as the consume loop feeds it), publishing through Confluent.Kafka
+// to the mock cluster, state in memory: what its clock may fire, given what the consume loop knew when.
+public sealed class PartitionClockTests : IDisposable
+{
+    private static readonly TimeSpan Gap = TimeSpan.FromSeconds(2);
+    private readonly MockCluster _kafka = new();
+    private readonly IProducer<byte[]?, byte[]?> _producer;
+    private readonly TopicPartition _partition = new("clickstream", 0);
+
+    public PartitionClockTests()
+    {
+        _kafka.CreateTopic("clickstream", 1);
+        _kafka.CreateTopic("triggers", 1);
+        _kafka.CreateTopic("clickstream-dlq", 1);
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, EnableIdempotence = true, LingerMs = 1 }).Build();
+    }
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        _kafka.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ABurstTakenInPieces_FiresWhatWasDueBeforeTheNewestKnownMessage_WithoutWaitingForTheRest(bool newestKnown)
+    {
+        // Cart at t0 - 10 s: due (gap 2 s, no lateness) at t0 - 8 s. Then a message the consume loop knew, at t0, to be
+        // the newest the broker had, then one fetched later. The last one taken is not at the end of the partition, so
+        // the partition is not caught up, and the messages' own times (t0 - 10 s .. t0 - 9 s) are before the
+        // deadline: only what the consume loop knew at t0 (all input up to then taken) lets the cart fire. With no
+        // such knowledge (newestKnown false) the partition must wait for more input, as a backlog replays as it
+        // happened.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new InMemoryStateStore();
+        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
+        Exception? failure = null;
+        var processor = new PartitionProcessor(_partition, claim, store,
+            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
+            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
+            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
+        processor.Start();
+
+        Assert.True(processor.TryEnqueue(new InputItem(Message(0, "clock-cart", "product_added", t0 - 10_000))));
+        Assert.True(processor.TryEnqueue(new InputItem(Message(1, "clock-other", "page_viewed", t0 - 9_500), newestKnown ? t0 : -1)));
+        Assert.True(processor.TryEnqueue(new InputItem(Message(2, "clock-third", "page_viewed", t0 - 9_000))));
+
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "clock-cart", t0 - 8_000);
+        if (newestKnown)
+        {
+            var t = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+            Assert.InRange(t.ReceivedMs - t0, 0, 5_000);
+        }
+        else
+        {
+            await Task.Delay(2_000);
+            Assert.Empty(collector.Received);
+            Assert.Equal(0, stats.Triggers(TriggerType.CartAbandoned));
+        }
+
+        Assert.Null(failure);
+        await processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs)
+    {
+        string json = $$"""{"event_id":"{{session}}-{{offset}}","type":"{{type}}","timestamp":"{{Time.UnixTime.Format(atMs)}}","session_id":"{{session}}"{{(type == "product_added" ? ",\"product\":{\"id\":\"p-1\"}" : "")}}}""";
+        return new ConsumeResult<byte[]?, byte[]?>
+        {
+            TopicPartitionOffset = new TopicPartitionOffset(_partition, offset),
+            Message = new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes(session),
+                Value = Encoding.UTF8.GetBytes(json),
+                Timestamp = new Timestamp(atMs, TimestampType.CreateTime),
+            },
+        };
+    }
+}
