@@ -49,7 +49,7 @@ public sealed partial class SessionEngine
     private long _now = long.MinValue;
 
     /// <summary>Distinct products an engine shares among its sessions before it starts its table afresh.</summary>
-    internal const int ProductTableCapacity = 50_000;
+    internal const int ProductTableCapacity = 20_000;
 
     private readonly bool _trackChanges;
     private readonly List<TriggerDecision>? _decisions;
