@@ -157,10 +157,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
 
         StampDetected(triggers);
 
-        if (triggers.Count + deadLetters.Count + heldBack.Count > 0)
-        {
-            await PublishingAsync(PublishAsync(triggers, deadLetters, heldBack, ct)).ConfigureAwait(false);
-        }
+        await PublishAsync(triggers, deadLetters, heldBack, ct).ConfigureAwait(false);
 
         foreach (var c in dirty)
         {
@@ -195,20 +192,6 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             {
                 LogCustomerHeldBack(Logger, TriggerTypes.Name(d.Type), d.TriggerId, TriggerDecision.OutcomeName(d.Outcome), d.Reason ?? "-", d.SessionId, partition);
             }
-        }
-    }
-
-    // One batch's output to the broker; completes with its acks (the partition does not wait for them, its next
-    // commit does). Triggers' lateness is measured at the ack.
-    private async Task PublishAsync(List<Trigger> triggers, List<DeadLetter> deadLetters, List<TriggerDecision> heldBack, CancellationToken ct)
-    {
-        var publishing = System.Diagnostics.Stopwatch.StartNew();
-        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, audit: heldBack).ConfigureAwait(false);
-        Stats.Metrics.Produced(publishing.Elapsed);
-        long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in triggers)
-        {
-            Stats.AddTrigger(t.Type, ackedAt - (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs));
         }
     }
 

@@ -186,10 +186,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         var published = _lifecycle ? [] : triggers;
-        if (published.Count + deadLetters.Count + heldBack.Count + (signals?.Count ?? 0) > 0)
-        {
-            await PublishingAsync(PublishAsync(published, deadLetters, signals, heldBack, ct)).ConfigureAwait(false);
-        }
+        await PublishAsync(published, deadLetters, heldBack, ct, signals).ConfigureAwait(false);
 
         foreach (var d in dirty)
         {
@@ -244,21 +241,6 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         if (Logger.IsEnabled(LogLevel.Debug))
         {
             LogDecisions(published, heldBack, deadLetters, Time.GetUtcNow().ToUnixTimeMilliseconds());
-        }
-    }
-
-    // One batch's output to the broker; completes with its acks (the partition does not wait for them, its next
-    // commit does). Published triggers' lateness is measured at the ack.
-    private async Task PublishAsync(List<Trigger> triggers, List<DeadLetter> deadLetters, List<CustomerSignal>? signals,
-        List<TriggerDecision> heldBack, CancellationToken ct)
-    {
-        var publishing = System.Diagnostics.Stopwatch.StartNew();
-        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, signals, heldBack).ConfigureAwait(false);
-        Stats.Metrics.Produced(publishing.Elapsed);
-        long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var t in triggers)
-        {
-            Stats.AddTrigger(t.Type, ackedAt - (t.DeadlineMs + LatenessMs));
         }
     }
 

@@ -142,7 +142,7 @@ internal abstract partial class ProcessorBase : IDisposable
 
     /// <summary>
     /// Commits: first waits for the broker to acknowledge every output published so far (see
-    /// <see cref="PublishingAsync"/>), then writes the pending state and position (<see cref="WriteCommitAsync"/>).
+    /// <see cref="PublishAsync"/>), then writes the pending state and position (<see cref="WriteCommitAsync"/>).
     /// The state and position of record never get ahead of acknowledged output. False when fenced.
     /// </summary>
     protected async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
@@ -156,17 +156,37 @@ internal abstract partial class ProcessorBase : IDisposable
     }
 
     /// <summary>
-    /// Takes a batch's publishing (its output handed to the producer, the task completing on the broker's acks) without
-    /// waiting for it: the partition goes on with its next batch and its timers while the acks come in, so a deadline
-    /// never waits on a round trip to the broker. The next commit waits for every ack first. At most
-    /// <see cref="MaxUnackedBatches"/> batches are in flight; a failure surfaces here or at the commit.
+    /// Hands a batch's output to the producer without waiting for the broker's acks: the partition goes on with its
+    /// next batch and its timers while they come in, so a deadline never waits on a round trip to the broker. The
+    /// next commit waits for every ack first. At most <see cref="MaxUnackedBatches"/> batches are in flight; a
+    /// failure surfaces here or at the commit. Triggers' lateness is measured at their ack.
     /// </summary>
-    protected async ValueTask PublishingAsync(Task publishing)
+    protected async ValueTask PublishAsync(List<Triggers.Trigger> triggers, List<DeadLetter> deadLetters, List<Triggers.TriggerDecision> audit,
+        CancellationToken ct, List<Customers.CustomerSignal>? signals = null)
     {
-        _unacked.Enqueue(publishing);
+        if (triggers.Count + deadLetters.Count + audit.Count + (signals?.Count ?? 0) == 0)
+        {
+            return;
+        }
+
+        _unacked.Enqueue(PublishAndMeasureAsync(triggers, deadLetters, audit, signals, ct));
         while (_unacked.TryPeek(out var oldest) && (oldest.IsCompleted || _unacked.Count > MaxUnackedBatches))
         {
             await _unacked.Dequeue().ConfigureAwait(false);
+        }
+    }
+
+    // Completes with the broker's acks. A trigger held back by quiet hours is late from its release, not its deadline.
+    private async Task PublishAndMeasureAsync(List<Triggers.Trigger> triggers, List<DeadLetter> deadLetters, List<Triggers.TriggerDecision> audit,
+        List<Customers.CustomerSignal>? signals, CancellationToken ct)
+    {
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
+        await Publisher.PublishAsync(triggers, deadLetters, Options.RetryBackoff, ct, signals, audit).ConfigureAwait(false);
+        Stats.Metrics.Produced(publishing.Elapsed);
+        long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var t in triggers)
+        {
+            Stats.AddTrigger(t.Type, ackedAt - (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs));
         }
     }
 
