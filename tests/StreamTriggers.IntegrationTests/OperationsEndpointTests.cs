@@ -48,12 +48,16 @@ public sealed class OperationsEndpointTests : IAsyncLifetime
             await producer.ProduceAsync("clickstream", new Message<string, string> { Key = "m3", Value = "{broken" });
         }
 
+        // A trigger is counted at its ack; the commit that writes its closed session follows within the commit
+        // interval (it waits for the acks), and the timers gauge with it: wait for both.
         string metrics = "";
         await Eventually(async () =>
         {
             metrics = await _http.GetStringAsync($"{url}/metrics");
             return Value(metrics, "streamtriggers_triggers_emitted_total{type=\"browse_abandoned\"}") == 1
-                && Value(metrics, "streamtriggers_triggers_emitted_total{type=\"cart_abandoned\"}") == 1;
+                && Value(metrics, "streamtriggers_triggers_emitted_total{type=\"cart_abandoned\"}") == 1
+                && Value(metrics, "streamtriggers_store_duration_milliseconds_count{operation=\"commit\"}") >= 1
+                && Enumerable.Range(0, 4).All(p => Value(metrics, $"streamtriggers_timers_pending{{partition=\"{p}\",topic=\"clickstream\"}}") == 0);
         }, TimeSpan.FromSeconds(20));
 
         Assert.Equal(4, Value(metrics, "streamtriggers_events_consumed_total"));
