@@ -24,7 +24,11 @@ internal sealed class Harness : IAsyncDisposable
     private Process? _redisProcess;
     private string? _redisDir;
 
-    private Harness(LoadOptions options) => Options = options;
+    private Harness(LoadOptions options)
+    {
+        Options = options;
+        WorkerMetricsUrl = options.WorkerMetrics;
+    }
 
     public LoadOptions Options { get; }
 
@@ -32,6 +36,9 @@ internal sealed class Harness : IAsyncDisposable
 
     /// <summary>The StackExchange.Redis configuration, or null for in-memory state.</summary>
     public string? RedisConfiguration { get; private set; }
+
+    /// <summary>The <c>/metrics</c> address of the worker the tool started last (or <c>--worker-metrics</c> for an external one).</summary>
+    public string? WorkerMetricsUrl { get; private set; }
 
     public string Describe => $"Kafka {(Options.Embedded ? "embedded (librdkafka mock cluster, in process)" : Bootstrap)}; " +
         $"Redis {(RedisConfiguration is null ? "none (in-memory state)" : _redisProcess is null ? RedisConfiguration : $"redis-server {RedisConfiguration} (AOF, fsync every second)")}; " +
@@ -106,6 +113,8 @@ internal sealed class Harness : IAsyncDisposable
 
     private List<string> WorkerArgs(string inputTopic, string triggerTopic, string group)
     {
+        int metricsPort = FreePort();
+        WorkerMetricsUrl = $"http://127.0.0.1:{metricsPort}/metrics";
         string dlq = inputTopic + "-dlq";
         CreateTopic(dlq, 1);
         CreateTopic(inputTopic + "-audit", 1);
@@ -121,7 +130,9 @@ internal sealed class Harness : IAsyncDisposable
             $"--StreamTriggers:Lifecycle:Enabled={Options.Lifecycle}",
             $"--StreamTriggers:Rules:Gap={Options.Gap}",
             $"--StreamTriggers:Rules:AllowedLateness={Options.Lateness}",
-            "--StreamTriggers:Operations:Enabled=false",
+            // The operations endpoint on a free port: the tool reads the worker's GC pauses from its /metrics.
+            "--StreamTriggers:Operations:Enabled=true",
+            $"--StreamTriggers:Operations:Port={metricsPort}",
             "--Logging:LogLevel:Default=Warning",
         };
         if (Options.Embedded)
@@ -217,18 +228,19 @@ internal sealed class Harness : IAsyncDisposable
         }
     }
 
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private async Task<string> StartRedisAsync()
     {
         string binary = new[] { "/usr/bin", "/usr/local/bin", "/usr/sbin" }.Concat((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':'))
             .Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists)
             ?? throw new Worker.Cli.UsageException("redis-server is not installed (apt-get install redis-server); or pass --redis host:port, or --redis none");
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
+        int port = FreePort();
         _redisDir = Directory.CreateTempSubdirectory("st-load-redis-").FullName;
         var psi = new ProcessStartInfo(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _redisDir, "--save", "",

@@ -30,6 +30,8 @@ internal sealed class LoadOptions
                                    run the worker in this process (default), as a child process of its own
                                    ('streamtriggers run': its own GC, as in production), or measure one already
                                    running against --bootstrap (its gap and lateness must match --gap, --lateness)
+          --worker-metrics URL     an external worker's /metrics (e.g. http://worker:9464/metrics): the report then
+                                   has its GC pauses too (the tool reads them from the workers it starts itself)
           --redis auto|none|CONFIG state for the in-process worker: auto (default) starts redis-server from PATH,
                                    none keeps state in memory, anything else is a StackExchange.Redis configuration
           --input-topic T --trigger-topic T --group G
@@ -65,6 +67,9 @@ internal sealed class LoadOptions
 
     /// <summary>Run the worker as a child process (<c>streamtriggers run</c>) instead of in this process.</summary>
     public bool ChildWorker { get; init; }
+
+    /// <summary>An external worker's <c>/metrics</c> address, for its GC pauses.</summary>
+    public string? WorkerMetrics { get; init; }
     public string Redis { get; init; } = "auto";
     public string InputTopic { get; init; } = "load-clickstream";
     public string TriggerTopic { get; init; } = "load-triggers";
@@ -115,6 +120,7 @@ internal sealed class LoadOptions
                 _ => throw new UsageException($"--worker is '{worker}'; use inprocess, process or external"),
             },
             ChildWorker = worker == "process",
+            WorkerMetrics = cl.String("worker-metrics"),
             Redis = cl.String("redis", d.Redis)!,
             InputTopic = cl.String("input-topic", d.InputTopic)!,
             TriggerTopic = cl.String("trigger-topic", d.TriggerTopic)!,

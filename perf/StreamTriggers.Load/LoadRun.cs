@@ -40,6 +40,12 @@ internal sealed class LoadResult
     public double? RedisBytesPerIdleSession { get; set; }
     public List<Sample> Timeline { get; } = [];
     public List<string> Notes { get; } = [];
+
+    /// <summary>The worker's GC over the run (sending and draining), from its /metrics; null when it could not be read.</summary>
+    public GcReading? WorkerGc { get; set; }
+
+    /// <summary>The seconds <see cref="WorkerGc"/> covers.</summary>
+    public double WorkerGcSeconds { get; set; }
 }
 
 /// <summary>
@@ -130,6 +136,22 @@ internal static class LoadRun
             QueueBufferingMaxMessages = 1_000_000,
         }).SetLogHandler((_, _) => { }).Build();
 
+        // The worker's GC pauses come from its /metrics (its own process, or this one when it runs in process).
+        await using var gcProbe = h.WorkerMetricsUrl is { } url ? new WorkerGcProbe(url) : null;
+        GcReading? gcFirst = null;
+        for (var until = DateTime.UtcNow.AddSeconds(15); gcProbe is not null && gcFirst is null && DateTime.UtcNow < until;)
+        {
+            gcFirst = await gcProbe.ReadAsync().ConfigureAwait(false);
+            if (gcFirst is null) await Task.Delay(250).ConfigureAwait(false);
+        }
+
+        if (gcProbe is not null && gcFirst is null)
+        {
+            result.Notes.Add($"the worker's /metrics ({gcProbe.Url}) did not answer: GC pauses in the timeline are this process's");
+        }
+
+        var gcClock = Stopwatch.StartNew();
+        var gcPrevious = gcFirst;
         var clock = Stopwatch.StartNew();
         long sent = 0;
         long lastConsumed = 0;
@@ -175,9 +197,17 @@ internal static class LoadRun
                 long c = consumed();
                 perSecond.Add(c - lastConsumed);
                 var pause = GC.GetTotalPauseDuration();
-                var sample = new Sample(nextSample, sent, c, sent - c, triggersThisSecond, second.Percentile(50), second.Percentile(99), second.Count == 0 ? 0 : second.MaxMs,
-                    (pause - gcPause).TotalMilliseconds);
+                double pausedMs = (pause - gcPause).TotalMilliseconds;
                 gcPause = pause;
+                if (gcFirst is not null && gcProbe!.Latest is { } reading)
+                {
+                    // The probe reads once a second in the background: each sample gets what its newest reading adds.
+                    pausedMs = reading.SumMs - gcPrevious!.SumMs;
+                    gcPrevious = reading;
+                }
+
+                var sample = new Sample(nextSample, sent, c, sent - c, triggersThisSecond, second.Percentile(50), second.Percentile(99), second.Count == 0 ? 0 : second.MaxMs,
+                    pausedMs);
                 result.Timeline.Add(sample);
                 result.MaxLag = Math.Max(result.MaxLag, sample.Lag);
                 status($"{nextSample,4:0}s  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms  GC pauses {sample.GcPauseMs,5:N0} ms");
@@ -238,6 +268,12 @@ internal static class LoadRun
         {
             // Every session is idle by now (all deadlines passed); includes the per-partition index and history keys.
             result.RedisBytesPerIdleSession = (after - before) / (double)result.SessionsStarted;
+        }
+
+        if (gcFirst is not null && await gcProbe!.ReadAsync().ConfigureAwait(false) is { } gcLast)
+        {
+            result.WorkerGc = gcLast.Since(gcFirst);
+            result.WorkerGcSeconds = gcClock.Elapsed.TotalSeconds;
         }
 
         await h.StopWorkersAsync().ConfigureAwait(false);

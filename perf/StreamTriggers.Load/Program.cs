@@ -56,6 +56,11 @@ if (result.RedisBytesPerIdleSession is { } perSession)
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory      {perSession:N0} bytes per idle session ({result.SessionsStarted:N0} sessions)"));
 }
 
+if (result.WorkerGc is { } gc)
+{
+    Console.WriteLine($"worker GC         {gc.Line(result.WorkerGcSeconds)}");
+}
+
 foreach (var example in result.MissingExamples)
 {
     Console.WriteLine($"  missing: {example}");

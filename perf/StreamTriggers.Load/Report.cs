@@ -36,6 +36,7 @@ internal static class Report
         ["lateness_quiet_partitions"] = Summary(r.QuietLateness),
         ["redis_bytes_per_idle_session"] = r.RedisBytesPerIdleSession is { } b ? Round(b) : null,
         ["sessions_started"] = r.SessionsStarted,
+        ["worker_gc"] = r.WorkerGc?.ToJson(r.WorkerGcSeconds),
         ["compare"] = compare?.ToJson(),
         ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax), gc_pause_ms = Round(s.GcPauseMs) }),
         ["notes"] = r.Notes,
@@ -78,6 +79,12 @@ internal static class Report
             sb.Append(CultureInfo.InvariantCulture, $"<p>Redis memory per idle tracked session: <b>{bytes:N0} bytes</b> (used_memory growth over {r.SessionsStarted:N0} sessions, all idle at the end).</p>");
         }
 
+        if (r.WorkerGc is { } gc)
+        {
+            sb.Append("<p>The worker's garbage collections (from its <code>/metrics</code>; a trigger due during a pause is late by the rest of it): ")
+              .Append(E(gc.Line(r.WorkerGcSeconds))).Append(".</p>");
+        }
+
         if (compare is not null)
         {
             sb.Append(compare.HtmlTable());
@@ -90,7 +97,9 @@ internal static class Report
         sb.Append(LineChart("events", [("lag", "#ef6c00", t.Select(s => (s.Second, (double)s.Lag)).ToList())]));
         sb.Append("<h2>Trigger lateness over time</h2>");
         sb.Append(LineChart("ms", [("max", "#c62828", t.Select(s => (s.Second, s.LatenessMax)).ToList()), ("p99", "#ef6c00", t.Select(s => (s.Second, s.LatenessP99)).ToList()), ("p50", "#2e7d32", t.Select(s => (s.Second, s.LatenessP50)).ToList())]));
-        sb.Append("<h2>GC pauses per second (this process: tool and in-process worker)</h2>");
+        sb.Append(r.WorkerGc is not null && o.ChildWorker
+            ? "<h2>GC pauses per second (the worker's process)</h2>"
+            : r.WorkerGc is not null && o.ExternalWorker ? "<h2>GC pauses per second (the external worker)</h2>" : "<h2>GC pauses per second (this process: tool and in-process worker)</h2>");
         sb.Append(LineChart("ms", [("GC pause", "#6a1b9a", t.Select(s => (s.Second, s.GcPauseMs)).ToList())]));
         sb.Append("<h2>Lateness histogram</h2>");
         sb.Append(Histogram(r.Lateness));

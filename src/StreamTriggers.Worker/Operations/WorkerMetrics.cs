@@ -28,6 +28,9 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Histogram<double> _storeDuration;
     private readonly Histogram<double> _produceDuration;
     private readonly Histogram<double> _lateness;
+    private readonly Histogram<double> _gcPause;
+    private readonly Counter<long> _gcPromoted;
+    private readonly GcEvents _gcEvents;
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Topic, int Partition), Func<(long PendingTimers, long Lag)>> _partitions = [];
 
@@ -48,8 +51,13 @@ internal sealed class WorkerMetrics : IDisposable
         _storeDuration = _meter.CreateHistogram<double>("streamtriggers.store.duration", "ms", "State store round trips, by operation");
         _produceDuration = _meter.CreateHistogram<double>("streamtriggers.produce.duration", "ms", "Publishing a batch's triggers and dead letters until acknowledged");
         _lateness = _meter.CreateHistogram<double>("streamtriggers.trigger.lateness", "ms", "Publication time minus (deadline + allowed lateness)");
+        _gcPause = _meter.CreateHistogram<double>("streamtriggers.gc.pause", "ms", "Garbage collection pauses (every thread stopped), by generation collected");
+        _gcPromoted = _meter.CreateCounter<long>("streamtriggers.gc.promoted", "By", "Bytes garbage collections promoted (copied or kept) out of generation 0 and 1, by generation");
         _meter.CreateObservableGauge("streamtriggers.timers.pending", ObservePendingTimers, "{timer}", "Timers waiting in memory, per partition: open sessions' deadlines (input topic), customers due within the horizon (customer topic)");
         _meter.CreateObservableGauge("streamtriggers.consumer.lag", ObserveLag, "{message}", "Messages in the partition (input or customer topic) not yet durably processed");
+        _gcEvents = new GcEvents(
+            (ms, generation) => _gcPause.Record(ms, new KeyValuePair<string, object?>("generation", generation)),
+            (bytes, generation) => _gcPromoted.Add(bytes, new KeyValuePair<string, object?>("generation", generation)));
     }
 
     public void Consumed(long n) => _consumed.Add(n);
@@ -114,7 +122,11 @@ internal sealed class WorkerMetrics : IDisposable
         lock (_lock) return _partitions.Values.Sum(p => p().Lag);
     }
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        _gcEvents.Dispose();
+        _meter.Dispose();
+    }
 
     private IEnumerable<Measurement<long>> ObservePendingTimers() => Observe(p => p.PendingTimers);
 
