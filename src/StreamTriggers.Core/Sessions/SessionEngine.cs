@@ -404,7 +404,7 @@ public sealed partial class SessionEngine
                     var p = ev.Products[i];
                     if (s.Viewed.Count < _rules.MaxViewedProducts && IndexOf(s.Viewed, p.Id) < 0)
                     {
-                        s.ViewedList.Add(_products.Canonical(p.Quantity == 1 ? p : p with { Quantity = 1 }));
+                        s.AddViewed(_products.Canonical(p.Quantity == 1 ? p : p with { Quantity = 1 }));
                     }
                 }
 
@@ -429,23 +429,20 @@ public sealed partial class SessionEngine
                 break;
             case EventType.OrderCompleted:
                 s.PeriodOrdered = true;
-                if (s.Cart.Count > 0)
-                {
-                    s.CartList.Clear();
-                }
+                s.ClearCart();
                 break;
         }
     }
 
     private void AddToCart(SessionState s, ProductInfo p)
     {
-        var cart = s.CartList;
+        var cart = s.Cart;
         int i = IndexOf(cart, p.Id);
         if (i >= 0)
         {
             var line = cart[i];
             // The newest description wins (a price change between adds), the units accumulate.
-            cart[i] = p with
+            s.SetCartLine(i, p with
             {
                 Quantity = line.Quantity + p.Quantity,
                 Price = p.Price ?? line.Price,
@@ -454,11 +451,11 @@ public sealed partial class SessionEngine
                 Category = p.Category ?? line.Category,
                 Brand = p.Brand ?? line.Brand,
                 Currency = p.Currency ?? line.Currency,
-            };
+            });
         }
         else if (cart.Count < _rules.MaxCartLines)
         {
-            cart.Add(_products.Canonical(p));
+            s.AddCartLine(_products.Canonical(p));
         }
         else
         {
@@ -474,15 +471,15 @@ public sealed partial class SessionEngine
             return;
         }
 
-        var cart = s.CartList;
-        int left = cart[i].Quantity - p.Quantity;
+        var line = s.Cart[i];
+        int left = line.Quantity - p.Quantity;
         if (left > 0)
         {
-            cart[i] = cart[i] with { Quantity = left };
+            s.SetCartLine(i, line with { Quantity = left });
         }
         else
         {
-            cart.RemoveAt(i);
+            s.RemoveCartLine(i);
         }
     }
 

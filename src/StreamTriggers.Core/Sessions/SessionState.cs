@@ -9,7 +9,13 @@ namespace StreamTriggers.Sessions;
 /// event after the previous one closed and ends when its deadline fires. The cart and the cooldown history outlive
 /// periods; the period flags reset when a period closes.
 /// </summary>
-public sealed class SessionState
+/// <remarks>
+/// Kept compact: a worker holds every open session in memory, and each object a session keeps is one more for the
+/// garbage collector to copy while every thread waits (the pauses set how late a trigger can be). The session is
+/// its own timer node, its product lists are arrays of exactly their length, and an identity or time zone that
+/// repeats keeps the instance the session already holds.
+/// </remarks>
+public sealed class SessionState : TimerNode
 {
     public const long None = long.MinValue;
 
@@ -17,18 +23,24 @@ public sealed class SessionState
     private int _seenCount;
     private int _seenNext;
 
+    private string? _timeZone;
+
     public SessionState(string sessionId)
+        : base(sessionId)
     {
-        SessionId = sessionId;
-        Timer = new TimerNode(sessionId, this);
+        Owner = this;
     }
 
-    public string SessionId { get; }
+    public string SessionId => Subject;
     public string? UserId { get; internal set; }
     public string? Email { get; internal set; }
 
     /// <summary>The newest IANA time zone the session's events gave (<c>context.timezone</c>).</summary>
-    public string? TimeZone { get; internal set; }
+    public string? TimeZone
+    {
+        get => _timeZone;
+        internal set => _timeZone = Same(_timeZone, value);
+    }
 
     /// <summary>Cart and checkout triggers that fired while the session was anonymous, and whether one fired again with identity.</summary>
     internal AnonymousFlags Anonymous { get; set; }
@@ -45,8 +57,9 @@ public sealed class SessionState
     public bool PeriodOrdered { get; internal set; }
     public bool PeriodCheckoutStarted { get; internal set; }
 
-    private List<ProductInfo>? _viewed;
-    private List<ProductInfo>? _cart;
+    // Exactly as long as the list: most sessions view a handful of products and never change a list once idle.
+    private ProductInfo[]? _viewed;
+    private ProductInfo[]? _cart;
 
     // Deadline at which each trigger type last fired, or None. Fields, not an array: most sessions never fire.
     private long _lastBrowseMs = None;
@@ -54,18 +67,49 @@ public sealed class SessionState
     private long _lastCheckoutMs = None;
 
     /// <summary>Distinct products viewed in the open period, in first-view order.</summary>
-    public IReadOnlyList<ProductInfo> Viewed => (IReadOnlyList<ProductInfo>?)_viewed ?? [];
+    public IReadOnlyList<ProductInfo> Viewed => _viewed ?? [];
 
     /// <summary>Cart lines in first-added order; <see cref="ProductInfo.Quantity"/> is the units in the cart.</summary>
-    public IReadOnlyList<ProductInfo> Cart => (IReadOnlyList<ProductInfo>?)_cart ?? [];
+    public IReadOnlyList<ProductInfo> Cart => _cart ?? [];
 
-    // Lists are created on first use: half of all sessions are a single page view and never need them.
-    internal List<ProductInfo> ViewedList => _viewed ??= new List<ProductInfo>(4);
+    internal void AddViewed(ProductInfo p) => Append(ref _viewed, p);
 
-    internal List<ProductInfo> CartList => _cart ??= new List<ProductInfo>(2);
+    internal void AddCartLine(ProductInfo p) => Append(ref _cart, p);
 
-    /// <summary>The one timer this session owns in the index: its deadline while a period is open, else its expiry.</summary>
-    public TimerNode Timer { get; }
+    internal void SetCartLine(int i, ProductInfo p) => _cart![i] = p;
+
+    internal void RemoveCartLine(int i)
+    {
+        var cart = _cart!;
+        if (cart.Length == 1)
+        {
+            _cart = null;
+            return;
+        }
+
+        var shorter = new ProductInfo[cart.Length - 1];
+        Array.Copy(cart, shorter, i);
+        Array.Copy(cart, i + 1, shorter, i, cart.Length - i - 1);
+        _cart = shorter;
+    }
+
+    internal void ClearCart() => _cart = null;
+
+    internal void RestoreLists(ProductInfo[]? viewed, ProductInfo[]? cart)
+    {
+        _viewed = viewed is { Length: > 0 } ? viewed : null;
+        _cart = cart is { Length: > 0 } ? cart : null;
+    }
+
+    private static void Append(ref ProductInfo[]? list, ProductInfo p)
+    {
+        int n = list?.Length ?? 0;
+        Array.Resize(ref list, n + 1);
+        list[n] = p;
+    }
+
+    /// <summary>The one timer this session owns in the index (the session itself): its deadline while a period is open, else its expiry.</summary>
+    public TimerNode Timer => this;
 
     public bool HasOpenPeriod => PendingDeadlineMs != None;
 
@@ -128,9 +172,12 @@ public sealed class SessionState
 
     internal void SetIdentity(string? userId, string? email)
     {
-        UserId = userId ?? UserId;
-        Email = email ?? Email;
+        // An equal value keeps the instance already held: the event's copy dies young instead of being kept.
+        UserId = Same(UserId, userId ?? UserId);
+        Email = Same(Email, email ?? Email);
     }
+
+    private static string? Same(string? held, string? value) => string.Equals(held, value, StringComparison.Ordinal) ? held : value;
 
     /// <summary>The deadline at which <paramref name="type"/> last fired for this session, or <see cref="None"/>.</summary>
     public long LastFired(TriggerType type) => type switch
@@ -181,7 +228,7 @@ public sealed class SessionState
 
         if (_seenIds is null || (_seenIds.Length < capacity && _seenCount == _seenIds.Length))
         {
-            Array.Resize(ref _seenIds, Math.Min(capacity, Math.Max(8, _seenCount * 2)));
+            Array.Resize(ref _seenIds, Math.Min(capacity, Math.Max(4, _seenCount * 2)));
         }
 
         if (_seenCount < _seenIds.Length)

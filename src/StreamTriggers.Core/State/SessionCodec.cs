@@ -136,6 +136,13 @@ public static class SessionCodec
     }
 
     /// <summary>Decodes what <see cref="Encode(SessionState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
+    private static ProductInfo[] Products(ref StateReader r)
+    {
+        var list = new ProductInfo[r.Count()];
+        for (int i = 0; i < list.Length; i++) list[i] = r.Product();
+        return list;
+    }
+
     public static SessionState Decode(string sessionId, ReadOnlySpan<byte> data, int maxEventIds)
     {
         var r = new StateReader(data);
@@ -170,17 +177,7 @@ public static class SessionCodec
             for (int i = 0; i < n; i++) s.RememberEventId(r.UInt64(), Math.Max(maxEventIds, n));
         }
 
-        if ((parts & Parts.Viewed) != 0)
-        {
-            int n = (int)r.UVarint();
-            for (int i = 0; i < n; i++) s.ViewedList.Add(r.Product());
-        }
-
-        if ((parts & Parts.Cart) != 0)
-        {
-            int n = (int)r.UVarint();
-            for (int i = 0; i < n; i++) s.CartList.Add(r.Product());
-        }
+        s.RestoreLists((parts & Parts.Viewed) != 0 ? Products(ref r) : null, (parts & Parts.Cart) != 0 ? Products(ref r) : null);
 
         if ((parts & Parts.Decisions) != 0)
         {

@@ -13,6 +13,13 @@ internal ref struct StateReader(ReadOnlySpan<byte> data)
 
     public readonly bool AtEnd => _at == _data.Length;
 
+    /// <summary>A count read from the data, checked against what is left (each item takes at least one byte).</summary>
+    public int Count()
+    {
+        ulong n = UVarint();
+        return n <= (ulong)(_data.Length - _at) ? (int)n : throw Truncated();
+    }
+
     public byte Byte() => _at < _data.Length ? _data[_at++] : throw Truncated();
 
     public ulong UVarint()
