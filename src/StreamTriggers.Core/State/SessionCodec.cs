@@ -136,13 +136,6 @@ public static class SessionCodec
     }
 
     /// <summary>Decodes what <see cref="Encode(SessionState)"/> wrote. Throws <see cref="FormatException"/> on anything else.</summary>
-    private static ProductInfo[] Products(ref StateReader r)
-    {
-        var list = new ProductInfo[r.Count()];
-        for (int i = 0; i < list.Length; i++) list[i] = r.Product();
-        return list;
-    }
-
     public static SessionState Decode(string sessionId, ReadOnlySpan<byte> data, int maxEventIds)
     {
         var r = new StateReader(data);
@@ -173,7 +166,7 @@ public static class SessionCodec
         if ((parts & Parts.FiredCheckout) != 0) s.SetLastFired(TriggerType.CheckoutAbandoned, last - r.Varint());
         if ((parts & Parts.SeenIds) != 0)
         {
-            int n = (int)r.UVarint();
+            int n = r.Count();
             for (int i = 0; i < n; i++) s.RememberEventId(r.UInt64(), Math.Max(maxEventIds, n));
         }
 
@@ -204,5 +197,13 @@ public static class SessionCodec
         }
 
         return s;
+    }
+
+    /// <summary>A stored product list: its count (checked against the bytes left), then each product.</summary>
+    private static ProductInfo[] Products(ref StateReader r)
+    {
+        var list = new ProductInfo[r.Count()];
+        for (int i = 0; i < list.Length; i++) list[i] = r.Product();
+        return list;
     }
 }
