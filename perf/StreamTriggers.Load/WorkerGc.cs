@@ -33,7 +33,8 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
     }
 
     /// <summary>Pauses of any generation longer than <paramref name="ms"/> (a bucket bound of the endpoint's histogram).</summary>
-    public long LongerThan(double ms) => Pauses.Values.Sum(g => g.Count - g.Buckets.Where(b => b.Le == ms).Select(b => b.Count).FirstOrDefault(g.Count));
+    public long LongerThan(double ms) => Pauses.Values.Sum(g => g.Count - g.Buckets.Where(b => b.Le == ms).Select(b => (long?)b.Count).FirstOrDefault()
+        ?? throw new ArgumentOutOfRangeException(nameof(ms), ms, "not a bucket bound of the worker's pause histogram"));
 
     /// <summary>The smallest bucket bound at or under which <paramref name="percentile"/>% of all pauses fall (the histogram's resolution).</summary>
     public double PercentileBound(double percentile)
@@ -61,7 +62,8 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
     public object ToJson(double seconds) => new
     {
         seconds = Math.Round(seconds, 1),
-        collections = Pauses.OrderBy(kv => kv.Key).ToDictionary(kv => $"gen{kv.Key}", kv => kv.Value.Count),
+        // Pauses, not collections: a background gen2 collection stops the threads twice.
+        pauses = Pauses.OrderBy(kv => kv.Key).ToDictionary(kv => $"gen{kv.Key}", kv => kv.Value.Count),
         paused_ms = Math.Round(SumMs, 1),
         paused_share = seconds > 0 ? Math.Round(SumMs / 1000 / seconds, 4) : 0,
         mean_pause_ms = Count > 0 ? Math.Round(SumMs / Count, 2) : 0,
@@ -70,7 +72,6 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
         pauses_over_20ms = LongerThan(20),
         pauses_over_50ms = LongerThan(50),
         promoted_gen0_mb = Math.Round(PromotedGen0 / 1048576.0, 1),
-        promoted_gen0_mb_per_collection = Count > 0 ? Math.Round(PromotedGen0 / 1048576.0 / Math.Max(1, Pauses.Values.Sum(g => g.Count)), 2) : 0,
     };
 
     /// <summary>One line for the console.</summary>

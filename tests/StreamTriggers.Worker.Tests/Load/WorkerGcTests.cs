@@ -57,6 +57,7 @@ public sealed class WorkerGcTests
         Assert.Equal(0, run.PromotedGen1);
         Assert.Equal(100, run.LongerThan(10)); // 195 pauses, 95 of them at most 10 ms
         Assert.Equal(1, run.LongerThan(50));
+        Assert.Throws<ArgumentOutOfRangeException>(() => run.LongerThan(30)); // not a bound: unknowable, not zero
         Assert.Equal(50, run.PercentileBound(50)); // 95 of 195 under 10 ms: the median is in the (10, 50] bucket
         Assert.Equal(double.PositiveInfinity, run.PercentileBound(99.9)); // the longest pause is beyond the last bound
     }
