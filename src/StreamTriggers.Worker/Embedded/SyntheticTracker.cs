@@ -61,7 +61,14 @@ internal sealed class SyntheticTracker(IOptions<KafkaOptions> kafka, IOptions<Em
             long wait = ev.TimestampMs - time.GetUtcNow().ToUnixTimeMilliseconds();
             if (wait > 0)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(wait), time, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(wait), time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break; // stopping: what was sent still goes out (the flush below), without a warning at exit
+                }
             }
 
             byte[] value;
