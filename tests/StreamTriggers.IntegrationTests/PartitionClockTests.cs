@@ -59,9 +59,9 @@ public sealed class PartitionClockTests : IDisposable
             TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
         processor.Start();
 
-        Assert.True(processor.TryEnqueue(new InputItem(Message(0, "clock-cart", "product_added", t0 - 10_000))));
-        Assert.True(processor.TryEnqueue(new InputItem(Message(1, "clock-other", "page_viewed", t0 - 9_500), newestKnown ? t0 : -1)));
-        Assert.True(processor.TryEnqueue(new InputItem(Message(2, "clock-third", "page_viewed", t0 - 9_000))));
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "clock-cart", "product_added", t0 - 10_000)))));
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "clock-other", "page_viewed", t0 - 9_500)), newestKnown ? t0 : -1)));
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(2, "clock-third", "page_viewed", t0 - 9_000)))));
 
         string id = TriggerId.Create(TriggerType.CartAbandoned, "clock-cart", t0 - 8_000);
         if (newestKnown)

@@ -141,7 +141,11 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                     continue;
                 }
 
-                Route(tp, new InputItem(result, NewestAt(tp, result.Offset.Value + 1)));
+                if (_processors.TryGetValue(tp, out var processor))
+                {
+                    // Copied out of Confluent.Kafka's objects, which then die young (see InputBuffer).
+                    Route(tp, new InputItem(processor.Input.Copy(result), NewestAt(tp, result.Offset.Value + 1)));
+                }
             }
         }
         finally
@@ -303,6 +307,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             _overflow.Remove(tp);
             if (_processors.Remove(tp, out var processor))
             {
+                processor.Input.Close();
                 var stop = lost ? processor.AbortAsync() : processor.StopAsync(_options.ShutdownTimeout);
                 stopping.Add(stop.ContinueWith(_ => processor.Dispose(), TaskScheduler.Default));
                 _stats.PartitionRevoked(lost);

@@ -90,7 +90,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         return Task.CompletedTask;
     }
 
-    protected override async Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
+    protected override async Task ProcessAsync(List<InputMessage> batch, CancellationToken ct)
     {
         long wallNow = Time.GetUtcNow().ToUnixTimeMilliseconds();
         var signals = new List<(CustomerSignal Signal, long ClockMs)>(batch.Count);
@@ -104,13 +104,13 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             CustomerSignal signal;
             try
             {
-                signal = SignalCodec.Decode(m.Message.Value ?? throw new FormatException("empty message (null value)"));
+                signal = m.HasValue ? SignalCodec.Decode(m.Value) : throw new FormatException("empty message (null value)");
             }
             catch (FormatException ex)
             {
                 // Not from a session stage of this version: kept on the dead-letter topic, never dropped silently.
                 var rejection = new Rejection(RejectReason.UnreadableSignal, ex.Message);
-                deadLetters.Add(new DeadLetter(m.Message.Key, m.Message.Value, m.Message.Headers, rejection, m.TopicPartitionOffset));
+                deadLetters.Add(new DeadLetter(m.KeyCopy(), m.ValueCopy(), m.Headers, rejection, new TopicPartitionOffset(Partition, m.Offset)));
                 Stats.AddRejected(rejection.Reason);
                 continue;
             }
@@ -166,7 +166,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
 
         if (batch.Count > 0)
         {
-            PendingOffset = batch[^1].Offset.Value + 1;
+            PendingOffset = batch[^1].Offset + 1;
         }
 
         if (CommitDue(stopping: false) && !await CommitPendingAsync(final: false, ct).ConfigureAwait(false))

@@ -1,5 +1,3 @@
-using Confluent.Kafka;
-
 namespace StreamTriggers.Worker.Pipeline;
 
 /// <summary>
@@ -7,10 +5,26 @@ namespace StreamTriggers.Worker.Pipeline;
 /// <see cref="NewestAtMs"/>: the wall clock (Unix ms) at which the consume loop knew it was the newest the broker had
 /// (a message at the fetch's high watermark, or the end of the partition); -1 when it was not.
 /// </summary>
-internal readonly record struct InputItem(ConsumeResult<byte[]?, byte[]?>? Message, long NewestAtMs = -1)
+internal readonly struct InputItem
 {
-    /// <summary>The end of the partition, reached at <paramref name="atMs"/>.</summary>
-    public static InputItem EndOfPartition(long atMs) => new(null, atMs);
+    public InputItem(InputMessage message, long newestAtMs = -1)
+    {
+        Message = message;
+        NewestAtMs = newestAtMs;
+    }
 
-    public bool IsEndOfPartition => Message is null;
+    private InputItem(long atMs)
+    {
+        NewestAtMs = atMs;
+        IsEndOfPartition = true;
+    }
+
+    /// <summary>The end of the partition, reached at <paramref name="atMs"/>.</summary>
+    public static InputItem EndOfPartition(long atMs) => new(atMs);
+
+    public InputMessage Message { get; }
+
+    public long NewestAtMs { get; }
+
+    public bool IsEndOfPartition { get; }
 }

@@ -97,7 +97,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         LogAssigned(Logger, Partition.ToString(), Claim.Epoch, Claim.NextOffset ?? -1, ids.Count);
     }
 
-    protected override async Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
+    protected override async Task ProcessAsync(List<InputMessage> batch, CancellationToken ct)
     {
         var events = new List<(TrackerEvent? Event, long ArrivalMs, long Offset)>(batch.Count);
         var deadLetters = new List<DeadLetter>();
@@ -110,12 +110,12 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             long arrival = ArrivalMs(m, wallNow);
             TrackerEvent? ev = null;
             var rejection = new Rejection(RejectReason.MalformedJson, "empty message (null value)");
-            if (m.Message.Value is null || !_decoder.TryDecode(m.Message.Value, out ev, out rejection))
+            if (!m.HasValue || !_decoder.TryDecode(m.Value, out ev, out rejection))
             {
                 var r = rejection;
-                deadLetters.Add(new DeadLetter(m.Message.Key, m.Message.Value, m.Message.Headers, r, m.TopicPartitionOffset));
+                deadLetters.Add(new DeadLetter(m.KeyCopy(), m.ValueCopy(), m.Headers, r, new TopicPartitionOffset(Partition, m.Offset)));
                 Stats.AddRejected(r.Reason);
-                events.Add((null, arrival, m.Offset.Value));
+                events.Add((null, arrival, m.Offset));
                 continue;
             }
 
@@ -125,7 +125,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 Stats.AddClamped();
             }
 
-            events.Add((ev, arrival, m.Offset.Value));
+            events.Add((ev, arrival, m.Offset));
             if (!_engine.Contains(ev.SessionId) && seen.Add(ev.SessionId))
             {
                 missing.Add(ev.SessionId);
@@ -203,7 +203,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         if (batch.Count > 0)
         {
-            PendingOffset = batch[^1].Offset.Value + 1;
+            PendingOffset = batch[^1].Offset + 1;
             Processed(PendingOffset.Value);
         }
 

@@ -92,6 +92,9 @@ internal abstract partial class ProcessorBase : IDisposable
 
     public void Dispose() => _abort.Dispose();
 
+    /// <summary>Where the consume loop copies this partition's messages before queueing them (consume loop only).</summary>
+    public InputBuffer Input { get; } = new();
+
     /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
     public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
 
@@ -131,7 +134,7 @@ internal abstract partial class ProcessorBase : IDisposable
     protected abstract Task StartingAsync(CancellationToken ct);
 
     /// <summary>Applies one batch (possibly empty: a timer is due or a commit is owed), publishes, commits when due.</summary>
-    protected abstract Task ProcessAsync(List<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct);
+    protected abstract Task ProcessAsync(List<InputMessage> batch, CancellationToken ct);
 
     /// <summary>
     /// Writes the pending state and position atomically; false when fenced (report the attempt through
@@ -199,7 +202,7 @@ internal abstract partial class ProcessorBase : IDisposable
         try
         {
             await StartingAsync(ct).ConfigureAwait(false);
-            var batch = new List<ConsumeResult<byte[]?, byte[]?>>(Options.MaxBatchSize);
+            var batch = new List<InputMessage>(Options.MaxBatchSize);
             while (!ct.IsCancellationRequested)
             {
                 batch.Clear();
@@ -208,7 +211,7 @@ internal abstract partial class ProcessorBase : IDisposable
                 {
                     if (!item.IsEndOfPartition)
                     {
-                        batch.Add(item.Message!);
+                        batch.Add(item.Message);
                     }
 
                     _endReached = item.NewestAtMs >= 0;
@@ -222,6 +225,7 @@ internal abstract partial class ProcessorBase : IDisposable
                 }
 
                 await ProcessAsync(batch, ct).ConfigureAwait(false);
+                InputBuffer.Release(batch);
                 if (Fenced || (completed && _input.Reader.Completion.IsCompleted))
                 {
                     break;
@@ -333,8 +337,8 @@ internal abstract partial class ProcessorBase : IDisposable
     }
 
     /// <summary>A message's arrival: its Kafka timestamp, never later than the wall clock.</summary>
-    protected static long ArrivalMs(ConsumeResult<byte[]?, byte[]?> m, long wallNow) =>
-        m.Message.Timestamp.Type == TimestampType.NotAvailable ? wallNow : Math.Min(m.Message.Timestamp.UnixTimestampMs, wallNow);
+    protected static long ArrivalMs(in InputMessage m, long wallNow) =>
+        m.Timestamp.Type == TimestampType.NotAvailable ? wallNow : Math.Min(m.Timestamp.UnixTimestampMs, wallNow);
 
     protected bool CommitDue(bool stopping) =>
         stopping
