@@ -44,11 +44,11 @@ public sealed partial class SessionEngine
     private readonly RulesOptions _rules;
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
-    private readonly ProductTable _products = new(ProductTableCapacity);
+    private readonly ProductTable _products;
     private readonly List<SessionState> _dirty = [];
     private long _now = long.MinValue;
 
-    /// <summary>Distinct products an engine shares among its sessions before it starts its table afresh.</summary>
+    /// <summary>Distinct products an engine of its own shares among its sessions before it starts its table afresh.</summary>
     internal const int ProductTableCapacity = 20_000;
 
     private readonly bool _trackChanges;
@@ -65,8 +65,11 @@ public sealed partial class SessionEngine
     /// for <see cref="TakeSignals"/>: its triggers as candidates for the sending policy, orders, sign-ups, consent,
     /// identity, activity, and a cart or checkout trigger again once an anonymous session is identified.
     /// </param>
-    public SessionEngine(RulesOptions rules, bool trackChanges = false, DecisionLog decisions = DecisionLog.None, LifecycleOptions? lifecycle = null)
+    /// <param name="products">A product table shared with other engines (the live worker's partitions); by default one of its own.</param>
+    public SessionEngine(RulesOptions rules, bool trackChanges = false, DecisionLog decisions = DecisionLog.None, LifecycleOptions? lifecycle = null,
+        ProductTable? products = null)
     {
+        _products = products ?? new ProductTable(ProductTableCapacity);
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
         _decisions = decisions == DecisionLog.None ? null : [];

@@ -39,6 +39,12 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly WorkerStats _stats;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly Dictionary<TopicPartition, ProcessorBase> _processors = [];
+
+    // One product table for every partition's sessions: a catalogue's popular products are held once per worker.
+    private readonly ProductTable _products = new(SharedProductTableCapacity);
+
+    /// <summary>Distinct products the worker's partitions share before the table starts afresh (about 20 MB).</summary>
+    internal const int SharedProductTableCapacity = 100_000;
     private readonly Dictionary<TopicPartition, Queue<InputItem>> _overflow = [];
     private readonly ConcurrentQueue<TopicPartitionOffset> _offsetsToStore = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _highWatermarks = new();
@@ -259,7 +265,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 ? new CustomerProcessor(tp, claim, _customers.Store, _publisher!, _options, _rules, _lifecycle, _policy, _time,
                     _loggers.CreateLogger<CustomerProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed)
                 : new PartitionProcessor(tp, claim, _store, _publisher!, _options, _rules, _lifecycle, _limits, _time,
-                    _loggers.CreateLogger<PartitionProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed);
+                    _loggers.CreateLogger<PartitionProcessor>(), _stats, _pseudonyms, _offsetsToStore.Enqueue, OnProcessorFailed, _products);
             _processors[tp] = processor;
             processor.Start();
             _stats.PartitionAssigned();

@@ -44,7 +44,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, LifecycleOptions lifecycle, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
-        Operations.LogPseudonyms pseudonyms, Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure)
+        Operations.LogPseudonyms pseudonyms, Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure, ProductTable? products = null)
         : base(partition, claim, store, publisher, options, (long)rules.AllowedLateness.TotalMilliseconds, time, logger, stats, storeOffset, onFailure)
     {
         _pseudonyms = pseudonyms;
@@ -52,7 +52,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _decoder = new JsonEventDecoder(limits);
         _lifecycle = lifecycle.Enabled;
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
-        _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null);
+        _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null, products);
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
     }
 

@@ -57,4 +57,53 @@ public class ProductTableTests
         Assert.Equal(10m, s1.Viewed[0].Price);
         Assert.NotSame(s1.Viewed[0], run.Engine.Find("s4")!.Viewed[0]);
     }
+
+    [Fact]
+    public void Products_TheTableTakes_ShareOneInstanceOfEachCategoryBrandAndCurrency()
+    {
+        var table = new ProductTable(capacity: 10);
+        // Each decoded event brings its own copies of the strings (new string(...) defeats literal interning).
+        ProductInfo Decoded(string id) => new()
+        {
+            Id = id, Category = new string("shoes".AsSpan()), Brand = new string("acme".AsSpan()), Currency = new string("EUR".AsSpan()),
+        };
+
+        var a = table.Canonical(Decoded("a"));
+        var b = table.Canonical(Decoded("b"));
+
+        Assert.Same(a.Category, b.Category);
+        Assert.Same(a.Brand, b.Brand);
+        Assert.Same(a.Currency, b.Currency);
+        Assert.Equal(Decoded("a"), a); // the description is unchanged
+        Assert.Same(a, table.Canonical(Decoded("a")));
+    }
+
+    [Fact]
+    public void Engines_SharingATable_HoldOneInstancePerProduct()
+    {
+        var shared = new ProductTable(capacity: 100);
+        var rules = new RulesOptions();
+        var one = new SessionEngine(rules, products: shared);
+        var two = new SessionEngine(rules, products: shared);
+        one.Apply(View("s1", 0, "p1"), 0, []);
+        two.Apply(View("s2", 0, "p1"), 0, []);
+
+        Assert.Same(one.Find("s1")!.Viewed[0], two.Find("s2")!.Viewed[0]);
+    }
+
+    [Fact]
+    public void ConcurrentCallers_EachGetAnEqualProduct_AndTheTableStaysBounded()
+    {
+        var table = new ProductTable(capacity: 500);
+        Parallel.For(0, 8, worker =>
+        {
+            for (int i = 0; i < 20_000; i++)
+            {
+                var p = new ProductInfo { Id = $"p{(i * 7 + worker) % 2_000}", Category = "c" + (i % 5), Price = i % 3 };
+                Assert.Equal(p, table.Canonical(p));
+            }
+        });
+
+        Assert.InRange(table.Count, 1, 500 + 8); // a clear racing with adds may keep a few of them
+    }
 }
