@@ -19,7 +19,8 @@ public sealed class SessionState : TimerNode
 {
     public const long None = long.MinValue;
 
-    private ulong[]? _seenIds;
+    private ulong _seen0, _seen1, _seen2, _seen3;
+    private ulong[]? _seenMore;
     private int _seenCount;
     private int _seenNext;
 
@@ -139,7 +140,7 @@ public sealed class SessionState : TimerNode
     /// </summary>
     public bool InTimerIndex { get; set; }
 
-    private List<DecisionRecord>? _decisions;
+    private DecisionRecord[]? _decisions; // exactly as long as the history
 
     /// <summary>The newest trigger decisions for this session, newest first (at most <see cref="RulesOptions.DecisionHistory"/>).</summary>
     public IReadOnlyList<DecisionRecord> Decisions => (IReadOnlyList<DecisionRecord>?)_decisions ?? [];
@@ -151,15 +152,19 @@ public sealed class SessionState : TimerNode
             return;
         }
 
-        _decisions ??= new List<DecisionRecord>(2);
-        _decisions.Insert(0, decision);
-        if (_decisions.Count > keep)
-        {
-            _decisions.RemoveRange(keep, _decisions.Count - keep);
-        }
+        int kept = Math.Min(keep - 1, _decisions?.Length ?? 0);
+        var next = new DecisionRecord[kept + 1];
+        next[0] = decision;
+        _decisions?.AsSpan(0, kept).CopyTo(next.AsSpan(1));
+        _decisions = next;
     }
 
-    internal void RestoreDecision(DecisionRecord decision) => (_decisions ??= new List<DecisionRecord>(2)).Add(decision);
+    internal void RestoreDecision(DecisionRecord decision)
+    {
+        int n = _decisions?.Length ?? 0;
+        Array.Resize(ref _decisions, n + 1);
+        _decisions[n] = decision;
+    }
 
     [Flags]
     internal enum AnonymousFlags : byte
@@ -207,8 +212,39 @@ public sealed class SessionState : TimerNode
         }
     }
 
+    // The ring's slots: the first four inline (most visits send a handful of events: no array at all), the rest in
+    // _seenMore, grown by doubling up to the capacity. The ring wraps only once it is at the capacity.
+    private int SeenCapacity => InlineSeenIds + (_seenMore?.Length ?? 0);
+
+    private const int InlineSeenIds = 4;
+
+    private ulong SeenSlot(int i) => i switch
+    {
+        0 => _seen0,
+        1 => _seen1,
+        2 => _seen2,
+        3 => _seen3,
+        _ => _seenMore![i - InlineSeenIds],
+    };
+
+    private void SetSeenSlot(int i, ulong hash)
+    {
+        switch (i)
+        {
+            case 0: _seen0 = hash; break;
+            case 1: _seen1 = hash; break;
+            case 2: _seen2 = hash; break;
+            case 3: _seen3 = hash; break;
+            default: _seenMore![i - InlineSeenIds] = hash; break;
+        }
+    }
+
     /// <summary>The <paramref name="i"/>-th remembered event id hash, oldest first (an encode and decode round trip keeps the eviction order).</summary>
-    internal ulong SeenIdAt(int i) => _seenIds![_seenCount < _seenIds.Length ? i : (_seenNext + i) % _seenIds.Length];
+    /// <remarks>
+    /// The ring holds <c>_seenCount</c> slots and <c>_seenNext</c> is its oldest: while it is filling, the next free slot
+    /// (= the count, so the oldest is slot 0); once full, the slot the next id overwrites.
+    /// </remarks>
+    internal ulong SeenIdAt(int i) => SeenSlot((_seenNext + i) % _seenCount);
 
     /// <summary>Records an event id hash; false when it was already among the remembered ones.</summary>
     internal bool RememberEventId(ulong hash, int capacity)
@@ -220,26 +256,29 @@ public sealed class SessionState : TimerNode
 
         for (int i = 0; i < _seenCount; i++)
         {
-            if (_seenIds![i] == hash)
+            if (SeenSlot(i) == hash)
             {
                 return false;
             }
         }
 
-        if (_seenIds is null || (_seenIds.Length < capacity && _seenCount == _seenIds.Length))
+        int slots = Math.Min(capacity, SeenCapacity);
+        if (_seenCount == slots && slots < capacity)
         {
-            Array.Resize(ref _seenIds, Math.Min(capacity, Math.Max(4, _seenCount * 2)));
+            // Not wrapped yet (the ring wraps only at the capacity): growing keeps the order.
+            slots = Math.Min(capacity, Math.Max(InlineSeenIds * 2, _seenCount * 2));
+            Array.Resize(ref _seenMore, slots - InlineSeenIds);
         }
 
-        if (_seenCount < _seenIds.Length)
+        if (_seenCount < slots)
         {
-            _seenIds[_seenCount++] = hash;
-            _seenNext = _seenCount % _seenIds.Length;
+            SetSeenSlot(_seenCount++, hash);
+            _seenNext = _seenCount % slots;
         }
         else
         {
-            _seenIds[_seenNext] = hash;
-            _seenNext = (_seenNext + 1) % _seenIds.Length;
+            SetSeenSlot(_seenNext, hash);
+            _seenNext = (_seenNext + 1) % slots;
         }
 
         return true;
@@ -254,9 +293,15 @@ public sealed class SessionState : TimerNode
         }
 
         var newest = SeenIds().Skip(_seenCount - keep).ToArray();
-        _seenIds = keep == 0 ? null : newest;
-        _seenCount = keep;
+        _seenMore = keep > InlineSeenIds ? new ulong[keep - InlineSeenIds] : null;
+        _seenCount = 0;
         _seenNext = 0;
+        foreach (ulong hash in newest)
+        {
+            SetSeenSlot(_seenCount++, hash);
+        }
+
+        _seenNext = 0; // a full ring of `keep` slots, oldest first
     }
 
     internal void ResetPeriod()

@@ -101,4 +101,65 @@ public class CompactSessionTests
 
         return -1;
     }
+
+    // The event-id ring keeps its first four ids inline and the rest in an array grown up to the capacity; whatever
+    // the capacity, it must remember exactly the newest ids, oldest first, through trims and codec round trips.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(64)]
+    public void TheEventIdRing_RemembersExactlyTheNewestIds_AtAnyCapacity(int capacity)
+    {
+        var random = new Random(capacity);
+        var s = new SessionState("ring");
+        var model = new List<ulong>();
+        for (int step = 0; step < 400; step++)
+        {
+            if (step % 97 == 96)
+            {
+                int keep = random.Next(0, capacity + 1);
+                s.TrimEventIds(keep);
+                model = model.Skip(Math.Max(0, model.Count - keep)).ToList();
+            }
+            else if (step % 53 == 52)
+            {
+                s = SessionCodec.Decode("ring", SessionCodec.Encode(s), capacity);
+            }
+            else
+            {
+                // Ids from a small range, so repeats (duplicates within the window, and ids evicted from it) are common.
+                ulong id = (ulong)random.Next(0, capacity * 3 + 2) * 0x9E3779B97F4A7C15UL;
+                bool expectedNew = !model.Contains(id);
+                Assert.Equal(expectedNew, s.RememberEventId(id, capacity));
+                if (expectedNew)
+                {
+                    model.Add(id);
+                    if (model.Count > capacity) model.RemoveAt(0);
+                }
+            }
+
+            Assert.Equal(model, s.SeenIds());
+        }
+    }
+
+    [Fact]
+    public void DecisionHistory_IsNewestFirst_AndKeepsAtMostTheLimit()
+    {
+        var s = new SessionState("d");
+        var records = Enumerable.Range(0, 5).Select(i => new DecisionRecord(TriggerType.CartAbandoned, DecisionOutcome.Emitted, DecisionReason.None, i * 1000L, i * 1000L + 5, 0)).ToArray();
+        foreach (var r in records) s.AddDecision(r, keep: 3);
+
+        Assert.Equal([records[4], records[3], records[2]], s.Decisions);
+        s.AddDecision(records[0], keep: 0); // keeping none changes nothing
+        Assert.Equal(3, s.Decisions.Count);
+
+        var restored = SessionCodec.Decode("d", SessionCodec.Encode(s), 16);
+        Assert.Equal(s.Decisions, restored.Decisions);
+    }
 }
