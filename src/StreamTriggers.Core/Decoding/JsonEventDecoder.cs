@@ -196,10 +196,20 @@ public sealed class JsonEventDecoder
             return false;
         }
 
-        List<ProductInfo> products = f.Products ?? [];
-        if (f.Product is not null)
+        // Most events carry no product or one: no list for them (an event's products die with it).
+        IReadOnlyList<ProductInfo> products;
+        if (f.Products is { } list)
         {
-            products.Insert(0, f.Product);
+            if (f.Product is not null)
+            {
+                list.Insert(0, f.Product);
+            }
+
+            products = list;
+        }
+        else
+        {
+            products = f.Product is { } single ? new[] { single } : Array.Empty<ProductInfo>();
         }
 
         if (products.Count > _limits.MaxItems)
