@@ -112,6 +112,7 @@ public sealed partial class SessionEngine
             _timers.Cancel(existing.Timer);
         }
 
+        s.ShareProducts(_products); // its copies, read back from the store, die young
         _sessions[s.SessionId] = s;
         s.InTimerIndex = s.HasOpenPeriod;
         _timers.Schedule(s.Timer, s.HasOpenPeriod ? s.PendingDeadlineMs : s.LastActivityMs + _rules.RetentionMs,

@@ -102,6 +102,13 @@ public sealed class SessionState : TimerNode
         _cart = cart is { Length: > 0 } ? cart : null;
     }
 
+    /// <summary>Replaces each held product with the table's instance (a session read back from the store holds copies).</summary>
+    internal void ShareProducts(ProductTable table)
+    {
+        for (int i = 0; i < (_viewed?.Length ?? 0); i++) _viewed![i] = table.Canonical(_viewed[i]);
+        for (int i = 0; i < (_cart?.Length ?? 0); i++) _cart![i] = table.Canonical(_cart[i]);
+    }
+
     private static void Append(ref ProductInfo[]? list, ProductInfo p)
     {
         int n = list?.Length ?? 0;

@@ -106,4 +106,23 @@ public class ProductTableTests
 
         Assert.InRange(table.Count, 1, 500 + 8); // a clear racing with adds may keep a few of them
     }
+
+    [Fact]
+    public void SessionsReadBackFromTheStore_ShareTheTablesInstances()
+    {
+        var source = new Run().Push(View("s1", 0, "p1"), View("s2", 1, "p1"), Add("s2", 2, "p1"));
+        var engine = new SessionEngine(new RulesOptions());
+        var rules = new RulesOptions();
+        foreach (var id in new[] { "s1", "s2" })
+        {
+            engine.Import(StreamTriggers.State.SessionCodec.Decode(id, StreamTriggers.State.SessionCodec.Encode(source.Engine.Find(id)!), rules.MaxEventIdsPerSession));
+        }
+
+        var s1 = engine.Find("s1")!;
+        var s2 = engine.Find("s2")!;
+        Assert.NotSame(source.Engine.Find("s1")!.Viewed[0], s1.Viewed[0]); // decoded: a copy, until shared
+        Assert.Same(s1.Viewed[0], s2.Viewed[0]);
+        Assert.Same(s1.Viewed[0], s2.Cart[0]);
+        Assert.Equal("p1", s2.Cart[0].Id);
+    }
 }
