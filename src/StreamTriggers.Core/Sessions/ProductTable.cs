@@ -5,11 +5,11 @@ namespace StreamTriggers.Sessions;
 
 /// <summary>
 /// One instance per distinct product description among the sessions of one or more engines. Every view or cart event
-/// (and every session read back from the store)
-/// decodes its products afresh; a session keeps them for as long as it is open, so without this each held product
-/// (an object and its strings, a few hundred bytes) outlives the event and is copied by the garbage collector into
-/// the older generations: the largest part of what the live worker's collections promote. Popular products are
-/// shared by many sessions, so the session keeps the table's instance and the event's copy dies young.
+/// (and every session read back from the store) decodes its products afresh; a session keeps them for as long as it
+/// is open, so without this each held product (an object and its strings, a few hundred bytes) outlives the event and
+/// is copied by the garbage collector into the older generations: the largest part of what the live worker's
+/// collections promote. Popular products are shared by many sessions, so the session keeps the table's instance and
+/// the event's copy dies young.
 /// </summary>
 /// <remarks>
 /// <para>

@@ -141,17 +141,15 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                 }
 
                 var tp = result.TopicPartition; // a new object per call
-                if (result.IsPartitionEOF)
+                if (!_processors.TryGetValue(tp, out var processor))
                 {
-                    Route(tp, InputItem.EndOfPartition(_time.GetUtcNow().ToUnixTimeMilliseconds()));
-                    continue;
+                    continue; // revoked since it was fetched; the next owner reads it from the committed position
                 }
 
-                if (_processors.TryGetValue(tp, out var processor))
-                {
-                    // Copied out of Confluent.Kafka's objects, which then die young (see InputBuffer).
-                    Route(tp, new InputItem(processor.Input.Copy(result), NewestAt(tp, result.Offset.Value + 1)));
-                }
+                // A message is copied out of Confluent.Kafka's objects, which then die young (see InputBuffer).
+                Route(processor, tp, result.IsPartitionEOF
+                    ? InputItem.EndOfPartition(_time.GetUtcNow().ToUnixTimeMilliseconds())
+                    : new InputItem(processor.Input.Copy(result), NewestAt(tp, result.Offset.Value + 1)));
             }
         }
         finally
@@ -180,13 +178,8 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         return high >= 0 && next >= high ? _time.GetUtcNow().ToUnixTimeMilliseconds() : -1;
     }
 
-    private void Route(TopicPartition tp, InputItem item)
+    private void Route(ProcessorBase processor, TopicPartition tp, InputItem item)
     {
-        if (!_processors.TryGetValue(tp, out var processor))
-        {
-            return; // revoked since it was fetched; the next owner reads it from the committed position
-        }
-
         if (_overflow.TryGetValue(tp, out var queue))
         {
             queue.Enqueue(item);

@@ -110,7 +110,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             {
                 // Not from a session stage of this version: kept on the dead-letter topic, never dropped silently.
                 var rejection = new Rejection(RejectReason.UnreadableSignal, ex.Message);
-                deadLetters.Add(new DeadLetter(m.KeyCopy(), m.ValueCopy(), m.Headers, rejection, new TopicPartitionOffset(Partition, m.Offset)));
+                deadLetters.Add(DeadLetterOf(m, rejection));
                 Stats.AddRejected(rejection.Reason);
                 continue;
             }

@@ -113,7 +113,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             if (!m.HasValue || !_decoder.TryDecode(m.Value, out ev, out rejection))
             {
                 var r = rejection;
-                deadLetters.Add(new DeadLetter(m.KeyCopy(), m.ValueCopy(), m.Headers, r, new TopicPartitionOffset(Partition, m.Offset)));
+                deadLetters.Add(DeadLetterOf(m, r));
                 Stats.AddRejected(r.Reason);
                 events.Add((null, arrival, m.Offset));
                 continue;

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using StreamTriggers.Decoding;
 using StreamTriggers.State;
 using StreamTriggers.Worker.Hosting;
 
@@ -335,6 +336,10 @@ internal abstract partial class ProcessorBase : IDisposable
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
         }
     }
+
+    /// <summary>A rejected input message for the dead-letter topic, its bytes copied out of the input buffer.</summary>
+    protected DeadLetter DeadLetterOf(in InputMessage m, Rejection rejection) =>
+        new(m.KeyCopy(), m.ValueCopy(), m.Headers, rejection, new TopicPartitionOffset(Partition, m.Offset));
 
     /// <summary>A message's arrival: its Kafka timestamp, never later than the wall clock.</summary>
     protected static long ArrivalMs(in InputMessage m, long wallNow) =>
