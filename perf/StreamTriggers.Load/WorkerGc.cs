@@ -64,6 +64,8 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
         seconds = Math.Round(seconds, 1),
         // Pauses, not collections: a background gen2 collection stops the threads twice.
         pauses = Pauses.OrderBy(kv => kv.Key).ToDictionary(kv => $"gen{kv.Key}", kv => kv.Value.Count),
+        mean_pause_ms_by_generation = Pauses.OrderBy(kv => kv.Key)
+            .ToDictionary(kv => $"gen{kv.Key}", kv => kv.Value.Count > 0 ? Math.Round(kv.Value.SumMs / kv.Value.Count, 2) : 0),
         paused_ms = Math.Round(SumMs, 1),
         paused_share = seconds > 0 ? Math.Round(SumMs / 1000 / seconds, 4) : 0,
         mean_pause_ms = Count > 0 ? Math.Round(SumMs / Count, 2) : 0,

@@ -80,6 +80,74 @@ public sealed class PartitionClockTests : IDisposable
         await processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task WhatWasDueBeforeABatch_GoesOut_WhileTheBatchWaitsForItsSessionsToBeRead()
+    {
+        // A cart at t0 - 10 s, due at t0 - 8 s. The next batch brings a new visitor at t0, whose state must be read
+        // before the batch applies: the read hangs. The cart was due before that batch's first event, so it must not
+        // wait for the read.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingLoadStore(hangFor: "slow-visitor");
+        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
+        Exception? failure = null;
+        var processor = new PartitionProcessor(_partition, claim, store,
+            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
+            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
+            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
+        processor.Start();
+
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "due-cart", "product_added", t0 - 10_000)))));
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "due-cart", t0 - 8_000);
+        await Task.Delay(500); // the first batch is applied (its own read answers at once); nothing is due yet by its clock
+        Assert.Empty(collector.Received);
+
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "slow-visitor", "page_viewed", t0)))));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the second batch never read its session");
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the read");
+        Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
+
+        store.Release();
+        Assert.Null(failure);
+        await processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>An in-memory store whose read of one session hangs until released.</summary>
+    private sealed class HangingLoadStore(string hangFor) : IStateStore
+    {
+        private readonly InMemoryStateStore _inner = new();
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SemaphoreSlim Hanging { get; } = new(0);
+
+        public bool Released => _release.Task.IsCompleted;
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task<byte[]?[]> LoadAsync(PartitionClaim claim, IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
+        {
+            if (sessionIds.Contains(hangFor))
+            {
+                Hanging.Release();
+                await _release.Task.WaitAsync(cancellationToken);
+            }
+
+            return await _inner.LoadAsync(claim, sessionIds, cancellationToken);
+        }
+
+        public Task<PartitionClaim> ClaimAsync(PartitionId partition, CancellationToken cancellationToken) => _inner.ClaimAsync(partition, cancellationToken);
+
+        public Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken) =>
+            _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+
+        public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken) =>
+            _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
+
+        public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
+    }
+
     private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs)
     {
         string json = $$"""{"event_id":"{{session}}-{{offset}}","type":"{{type}}","timestamp":"{{Time.UnixTime.Format(atMs)}}","session_id":"{{session}}"{{(type == "product_added" ? ",\"product\":{\"id\":\"p-1\"}" : "")}}}""";

@@ -46,6 +46,7 @@ public sealed partial class SessionEngine
     private readonly TimerIndex _timers = new();
     private readonly ProductTable _products;
     private readonly List<SessionState> _dirty = [];
+    private readonly Stack<SessionState> _recycled = new();
     private long _now = long.MinValue;
 
     /// <summary>Distinct products an engine of its own shares among its sessions before it starts its table afresh.</summary>
@@ -164,12 +165,33 @@ public sealed partial class SessionEngine
         _sessions.Remove(s.SessionId);
     }
 
+    /// <summary>
+    /// Evicts a clean session, as <see cref="Evict"/>, and keeps its instance for the next new session: the caller
+    /// (and anything it handed the session to) must hold no reference to it after this call. The live worker recycles
+    /// the sessions it has written and closed, so a steady stream of short visits allocates no session objects.
+    /// </summary>
+    public void Recycle(SessionState s)
+    {
+        Evict(s);
+        if (_recycled.Count < RecycledLimit)
+        {
+            _recycled.Push(s);
+        }
+    }
+
+    /// <summary>Evicted instances an engine keeps for reuse: enough for the visits that start between two commits of a busy partition.</summary>
+    internal const int RecycledLimit = 4096;
+
+    /// <summary>Instances kept by <see cref="Recycle"/> for reuse (at most <see cref="RecycledLimit"/>).</summary>
+    public int RecycledCount => _recycled.Count;
+
     /// <summary>Drops every session (a partition was revoked).</summary>
     public void Clear()
     {
         _timers.Clear();
         _sessions.Clear();
         _dirty.Clear();
+        _recycled.Clear();
     }
 
     /// <summary>Sessions with a period still open (a deadline not yet fired). O(sessions): for summaries, not the hot path.</summary>
@@ -187,7 +209,7 @@ public sealed partial class SessionEngine
 
         if (!_sessions.TryGetValue(ev.SessionId, out var s))
         {
-            s = new SessionState(ev.SessionId);
+            s = _recycled.TryPop(out var reused) ? reused.Reuse(ev.SessionId) : new SessionState(ev.SessionId);
             _sessions.Add(ev.SessionId, s);
             Counters.SessionsCreated++;
         }

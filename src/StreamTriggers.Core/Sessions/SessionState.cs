@@ -32,6 +32,42 @@ public sealed class SessionState : TimerNode
         Owner = this;
     }
 
+    /// <summary>
+    /// Makes this instance the fresh state of <paramref name="sessionId"/>, as the constructor would: the engine reuses
+    /// the instances of sessions it evicted (see <see cref="SessionEngine.Recycle"/>) instead of allocating one per
+    /// visit, so the state of a short visit is not copied by the garbage collector into the older generations only to
+    /// die there. The held lists are released, not kept: a fresh session holds none.
+    /// </summary>
+    internal SessionState Reuse(string sessionId)
+    {
+        if (IsScheduled || IsDirty)
+        {
+            throw new InvalidOperationException($"session {SessionId} is still scheduled or has unpersisted changes; it cannot be reused");
+        }
+
+        Subject = sessionId;
+        DueMs = 0;
+        Kind = default;
+        _seen0 = _seen1 = _seen2 = _seen3 = 0;
+        _seenMore = null;
+        _seenCount = 0;
+        _seenNext = 0;
+        _timeZone = null;
+        UserId = null;
+        Email = null;
+        Anonymous = AnonymousFlags.None;
+        LastActivityMs = None;
+        ResetPeriod();
+        _cart = null;
+        _lastBrowseMs = _lastCartMs = _lastCheckoutMs = None;
+        AppliedOffset = -1;
+        UnwrittenSinceOffset = -1;
+        UnwrittenSinceMs = 0;
+        InTimerIndex = false;
+        _decisions = null;
+        return this;
+    }
+
     public string SessionId => Subject;
     public string? UserId { get; internal set; }
     public string? Email { get; internal set; }

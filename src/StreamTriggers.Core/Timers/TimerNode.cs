@@ -13,8 +13,8 @@ public class TimerNode
         Owner = owner;
     }
 
-    /// <summary>The session or customer id, the tie-breaker after the due time.</summary>
-    public string Subject { get; }
+    /// <summary>The session or customer id, the tie-breaker after the due time (changes only while the node is unscheduled, when its owner is reused).</summary>
+    public string Subject { get; private protected set; }
 
     /// <summary>The state object the timer belongs to, when it is in memory.</summary>
     public object? Owner { get; set; }

@@ -134,6 +134,16 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         if (missing.Count > 0)
         {
+            // The batch waits for its sessions to be read. What was due before its first event does not: those
+            // deadlines fire and go out now, as applying the first event would fire them (it moves the clock no further).
+            var dueBefore = new List<Trigger>();
+            _clock = Math.Max(_clock, events[0].ArrivalMs - LatenessMs);
+            _engine.AdvanceTo(_clock, dueBefore);
+            if (dueBefore.Count > 0)
+            {
+                await EmitAsync(dueBefore, [], ct).ConfigureAwait(false);
+            }
+
             var states = await RetryAsync(() => Store.LoadAsync(Claim, missing, ct), "load", ct).ConfigureAwait(false);
             for (int i = 0; i < missing.Count; i++)
             {
@@ -170,23 +180,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             return;
         }
 
-        StampDetected(triggers);
-
-        // What was held back, and why: to the audit topic.
-        var heldBack = new List<TriggerDecision>();
-        _engine.TakeDecisions(heldBack);
-
-        // With the lifecycle, the session's triggers travel as candidates inside the signals; the customer stage
-        // decides what goes out.
-        List<CustomerSignal>? signals = null;
-        if (_lifecycle)
-        {
-            signals = [];
-            _engine.TakeSignals(signals);
-        }
-
-        var published = _lifecycle ? [] : triggers;
-        await PublishAsync(published, deadLetters, heldBack, ct, signals).ConfigureAwait(false);
+        await EmitAsync(triggers, deadLetters, ct).ConfigureAwait(false);
 
         foreach (var d in dirty)
         {
@@ -212,7 +206,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         {
             if (!_pending.ContainsKey(id) && _engine.Find(id) is { HasOpenPeriod: false } closed)
             {
-                _engine.Evict(closed);
+                _engine.Recycle(closed); // nothing else holds it: not pending, not in this batch's lists
             }
         }
 
@@ -228,6 +222,27 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         Stats.AddDuplicates(_engine.Counters.DuplicatesIgnored - duplicatesBefore);
         Stats.AddReplayed(_engine.Counters.ReplayedSkipped - replayedBefore);
+    }
+
+    /// <summary>
+    /// Hands what fired (and the batch's dead letters) to the producer without waiting for acks: the triggers, or with
+    /// the lifecycle the signals carrying them as candidates for the customer stage; and what was held back, and why,
+    /// to the audit topic.
+    /// </summary>
+    private async ValueTask EmitAsync(List<Trigger> triggers, List<DeadLetter> deadLetters, CancellationToken ct)
+    {
+        StampDetected(triggers);
+        var heldBack = new List<TriggerDecision>();
+        _engine.TakeDecisions(heldBack);
+        List<CustomerSignal>? signals = null;
+        if (_lifecycle)
+        {
+            signals = [];
+            _engine.TakeSignals(signals);
+        }
+
+        var published = _lifecycle ? [] : triggers;
+        await PublishAsync(published, deadLetters, heldBack, ct, signals).ConfigureAwait(false);
         foreach (var d in heldBack)
         {
             Stats.AddHeldBack(d);
@@ -326,7 +341,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
             if (!s.HasOpenPeriod && ReferenceEquals(_engine.Find(s.SessionId), s))
             {
-                _engine.Evict(s);
+                _engine.Recycle(s); // removed from the pending sessions above; the writes hold its bytes, not it
             }
         }
 

@@ -83,15 +83,6 @@ public class CompactSessionTests
         Assert.Throws<FormatException>(() => SessionCodec.Decode("s1", corrupt, 64));
     }
 
-    private static TrackerEvent WithContext(TrackerEvent ev, string user, string zone) => new()
-    {
-        Type = ev.Type,
-        SessionId = ev.SessionId,
-        TimestampMs = ev.TimestampMs,
-        UserId = user,
-        TimeZone = zone,
-    };
-
     private static int IndexOf(byte[] data, byte[] pattern)
     {
         for (int i = 0; i + pattern.Length <= data.Length; i++)

@@ -25,6 +25,18 @@ internal static class Ev
 
     public static TrackerEvent Order(string session, double minute) => Make(EventType.OrderCompleted, session, minute, null, []);
 
+    /// <summary>The event with a user id and a time zone (<c>context.timezone</c>).</summary>
+    public static TrackerEvent WithContext(TrackerEvent ev, string user, string zone) => new()
+    {
+        Type = ev.Type,
+        SessionId = ev.SessionId,
+        TimestampMs = ev.TimestampMs,
+        EventId = ev.EventId,
+        Products = ev.Products,
+        UserId = user,
+        TimeZone = zone,
+    };
+
     public static TrackerEvent Page(string session, double minute, string? id = null) => Make(EventType.PageViewed, session, minute, id, []);
 
     public static TrackerEvent Make(EventType type, string session, double minute, string? id, IReadOnlyList<ProductInfo> products,

@@ -1,0 +1,179 @@
+using System.Reflection;
+using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
+using StreamTriggers.State;
+using StreamTriggers.Triggers;
+using static StreamTriggers.Tests.Sessions.Ev;
+
+namespace StreamTriggers.Tests.Sessions;
+
+// The live worker recycles the session objects it evicts, so short visits do not each leave an object for the
+// garbage collector to copy into the older generations. These check that a reused instance is indistinguishable
+// from a new one, and that the engine never reuses one something else may still hold.
+public class RecycledSessionTests
+{
+    [Fact]
+    public void AReusedInstance_HasEveryFieldOfANewOne()
+    {
+        // A session with everything set: identity, time zone, a cart, views, fired history, decisions, remembered ids.
+        var engine = new SessionEngine(new RulesOptions { DecisionHistory = 3 }, trackChanges: true);
+        var output = new List<Trigger>();
+        var events = new List<TrackerEvent>
+        {
+            WithContext(View("old", 0, "p1", "e1"), "user-1", "Europe/Paris"),
+            View("old", 1, "p2", "e2"), View("old", 2, "p3", "e3"), View("old", 2.5, "p4", "e4"), View("old", 2.7, "p5", "e5"),
+            Add("old", 3, "p1", id: "e6"),
+            Make(EventType.CheckoutStarted, "old", 4, "e7", []),
+        };
+        for (int i = 0; i < events.Count; i++) engine.Apply(events[i], 0, output, offset: i);
+        engine.AdvanceTo(At(60), output); // the checkout deadline fires
+        Assert.Single(output);
+
+        var s = engine.Find("old")!;
+        engine.TakeDirty([]);
+        Assert.NotEmpty(s.Decisions);
+        Assert.NotEmpty(s.Cart);
+        Assert.True(s.SeenIdCount > 0);
+        s.UnwrittenSinceOffset = 7;
+        s.UnwrittenSinceMs = 12345;
+        s.InTimerIndex = true;
+
+        engine.Recycle(s);
+        Assert.Equal(1, engine.RecycledCount);
+        var reused = s.Reuse("new");
+        var fresh = new SessionState("new");
+
+        foreach (var field in AllInstanceFields(typeof(SessionState)))
+        {
+            object? expected = field.GetValue(fresh), actual = field.GetValue(reused);
+            if (field.Name.Contains("Owner", StringComparison.Ordinal))
+            {
+                Assert.Same(reused, actual);
+                continue;
+            }
+
+            Assert.True(Equals(expected, actual), $"{field.DeclaringType!.Name}.{field.Name}: a new session has {expected ?? "null"}, the reused one {actual ?? "null"}");
+        }
+
+        Assert.Equal(SessionCodec.Encode(fresh), SessionCodec.Encode(reused));
+    }
+
+    [Fact]
+    public void ASessionStillScheduledOrDirty_IsNotReused()
+    {
+        var engine = new SessionEngine(new RulesOptions(), trackChanges: true);
+        var s = engine.Apply(View("s1", 0, "p1"), 0, [])!;
+
+        Assert.Throws<InvalidOperationException>(() => s.Reuse("other")); // scheduled, and dirty
+        Assert.Throws<InvalidOperationException>(() => engine.Recycle(s)); // unpersisted changes
+        Assert.Equal(0, engine.RecycledCount);
+    }
+
+    [Fact]
+    public void ANewVisit_TakesARecycledInstance_AndClearingTheEngineDropsThem()
+    {
+        var engine = new SessionEngine(new RulesOptions(), trackChanges: true);
+        var output = new List<Trigger>();
+        var first = engine.Apply(View("a", 0, "p1"), 0, output)!;
+        engine.AdvanceTo(At(60), output); // closed
+        engine.TakeDirty([]);
+        engine.Recycle(first);
+
+        var second = engine.Apply(View("b", 61, "p2"), At(60), output)!;
+        Assert.Same(first, second);
+        Assert.Equal("b", second.SessionId);
+        Assert.Equal(["p2"], second.Viewed.Select(p => p.Id));
+        Assert.Null(engine.Find("a"));
+        Assert.Same(second, engine.Find("b"));
+
+        engine.AdvanceTo(At(120), output);
+        engine.TakeDirty([]);
+        engine.Recycle(second);
+        engine.Clear();
+        Assert.Equal(0, engine.RecycledCount);
+    }
+
+    public static TheoryData<int> Seeds()
+    {
+        var data = new TheoryData<int>();
+        for (int seed = 1; seed <= 60; seed++) data.Add(seed);
+        return data;
+    }
+
+    /// <summary>
+    /// Two engines fed the same random stream (late events, redeliveries, revisits), both dropping every written,
+    /// closed session as the worker does: one evicts (a new object for the next visit), one recycles. Whatever a
+    /// reused instance kept from its last visit would show in the triggers or in the stored state.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Recycling_GivesTheSameTriggersAndStates_AsEvicting(int seed)
+    {
+        var (rules, events) = SessionEnginePropertyTests.Generate(seed);
+        rules.DecisionHistory = 4;
+        var (evictedFired, evictedStates, _) = Drive(rules, events, recycle: false);
+        var (recycledFired, recycledStates, _) = Drive(rules, events, recycle: true);
+
+        Assert.Equal(evictedFired, recycledFired);
+        Assert.Equal(evictedStates, recycledStates);
+    }
+
+    [Fact] // else the comparison above shows nothing
+    public void Recycling_IsExercised_ByTheRandomStreams()
+    {
+        int reused = 0;
+        for (int seed = 1; seed <= 60; seed++)
+        {
+            var (rules, events) = SessionEnginePropertyTests.Generate(seed);
+            reused += Drive(rules, events, recycle: true).Reused;
+        }
+
+        Assert.True(reused > 100, $"only {reused} instances reused over 60 streams");
+    }
+
+    private static (List<string> Fired, List<string> States, int Reused) Drive(RulesOptions rules, List<TrackerEvent> events, bool recycle)
+    {
+        var engine = new SessionEngine(rules, trackChanges: true, decisions: DecisionLog.All);
+        var output = new List<Trigger>();
+        var states = new List<string>();
+        var seen = new HashSet<SessionState>(ReferenceEqualityComparer.Instance);
+        int reused = 0;
+        long clock = long.MinValue;
+        long offset = 0;
+        foreach (var ev in events)
+        {
+            clock = Math.Max(clock, ev.TimestampMs - rules.LatenessMs);
+            if (engine.Apply(ev, clock, output, offset++) is { } s && !seen.Add(s))
+            {
+                reused++;
+            }
+
+            // Persist what changed, then drop the closed ones, as the worker does after a commit.
+            var dirty = new List<SessionState>();
+            engine.TakeDirty(dirty);
+            foreach (var d in dirty.DistinctBy(d => d.SessionId))
+            {
+                states.Add($"{d.SessionId}:{Convert.ToHexString(SessionCodec.Encode(d))}");
+                if (!d.HasOpenPeriod && ReferenceEquals(engine.Find(d.SessionId), d))
+                {
+                    if (recycle) engine.Recycle(d); else engine.Evict(d);
+                }
+            }
+        }
+
+        var fired = output.Select(t => $"{t.Id} {t.Type} {t.SessionId} {t.DeadlineMs} {t.PeriodEvents} {t.UserId} "
+            + $"{string.Join(",", t.Cart.Select(l => $"{l.Id}x{l.Quantity}"))} {string.Join(",", t.ProductsViewed.Select(p => p.Id))}").ToList();
+        return (fired, states, reused);
+    }
+
+    private static IEnumerable<FieldInfo> AllInstanceFields(Type type)
+    {
+        for (var t = type; t is not null && t != typeof(object); t = t.BaseType)
+        {
+            foreach (var f in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            {
+                yield return f;
+            }
+        }
+    }
+}
