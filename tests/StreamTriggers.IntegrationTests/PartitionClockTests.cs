@@ -114,6 +114,42 @@ public sealed class PartitionClockTests : IDisposable
         await processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task ANewVisitorsEvents_InOneBatch_StayOneVisit_WhileTheClockMovesOnDuringTheirRead()
+    {
+        // A new visitor adds a product at t0 - 10 s and another at t0 - 8.5 s (gap 2 s: one visit, due at t0 - 6.5 s),
+        // both in one batch, the last known at t0 to be the newest message. While the visitor's session is read the
+        // partition may fire what it holds up to the clock, but not past t0 - 8 s: there the visitor's first add
+        // alone would look abandoned, before its second add is applied.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingLoadStore(hangFor: "blocker");
+        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
+        Exception? failure = null;
+        var processor = new PartitionProcessor(_partition, claim, store,
+            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
+            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
+            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
+        processor.Start();
+
+        // The partition is held up in another read while both adds are queued, so they make one batch.
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "blocker", "page_viewed", t0 - 10_500)))));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the first batch never read its session");
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "visitor", "product_added", t0 - 10_000, "p-1")))));
+        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(2, "visitor", "product_added", t0 - 8_500, "p-2")), t0)));
+        store.Release();
+
+        string whole = TriggerId.Create(TriggerType.CartAbandoned, "visitor", t0 - 6_500);
+        string split = TriggerId.Create(TriggerType.CartAbandoned, "visitor", t0 - 8_000);
+        var fired = (await collector.WaitForAsync([whole], TimeSpan.FromSeconds(10))).Single(r => r.Id == whole);
+        Assert.Equal("p-1x1,p-2x1", fired.Cart);
+        Assert.DoesNotContain(collector.Received, r => r.Id == split);
+
+        Assert.Null(failure);
+        await processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
     /// <summary>An in-memory store whose read of one session hangs until released.</summary>
     private sealed class HangingLoadStore(string hangFor) : IStateStore
     {
@@ -148,9 +184,9 @@ public sealed class PartitionClockTests : IDisposable
         public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
     }
 
-    private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs)
+    private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs, string product = "p-1")
     {
-        string json = $$"""{"event_id":"{{session}}-{{offset}}","type":"{{type}}","timestamp":"{{Time.UnixTime.Format(atMs)}}","session_id":"{{session}}"{{(type == "product_added" ? ",\"product\":{\"id\":\"p-1\"}" : "")}}}""";
+        string json = $$"""{"event_id":"{{session}}-{{offset}}","type":"{{type}}","timestamp":"{{Time.UnixTime.Format(atMs)}}","session_id":"{{session}}"{{(type == "product_added" ? $",\"product\":{{\"id\":\"{product}\"}}" : "")}}}""";
         return new ConsumeResult<byte[]?, byte[]?>
         {
             TopicPartitionOffset = new TopicPartitionOffset(_partition, offset),
