@@ -26,6 +26,7 @@ internal static class Report
         ["tool"] = "streamtriggers-load",
         ["started"] = DateTime.UtcNow.ToString("O", C),
         ["machine"] = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, dotnet = Environment.Version.ToString() },
+        ["runtime_settings"] = RuntimeSettings(Environment.GetEnvironmentVariables()),
         ["environment"] = r.Environment,
         ["mode"] = r.Mode,
         ["options"] = new { rate = o.Rate, duration_s = o.Duration.TotalSeconds, sessions = o.Sessions, concurrent_sessions = r.ConcurrentSessions, partitions = o.Partitions, quiet_partitions = o.QuietPartitions, gap_s = o.Gap.TotalSeconds, lateness_s = o.Lateness.TotalSeconds, max_lag = o.MaxLag, lifecycle = o.Lifecycle },
@@ -41,6 +42,27 @@ internal static class Report
         ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax), gc_pause_ms = Round(s.GcPauseMs) }),
         ["notes"] = r.Notes,
     };
+
+    /// <summary>
+    /// The runtime's GC and thread-pool settings given by environment (<c>DOTNET_GCGen0MaxBudget</c>, <c>DOTNET_gcServer</c>,
+    /// ...; the worker a run starts inherits them), so a report says which configuration it measured. Names are as set:
+    /// the runtime reads them case-sensitively on Linux.
+    /// </summary>
+    internal static SortedDictionary<string, string> RuntimeSettings(System.Collections.IDictionary environment)
+    {
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in environment)
+        {
+            if (e.Key is string name && e.Value is string value
+                && (name.StartsWith("DOTNET_", StringComparison.Ordinal) || name.StartsWith("COMPlus_", StringComparison.Ordinal))
+                && (name.Contains("GC", StringComparison.OrdinalIgnoreCase) || name.Contains("ThreadPool", StringComparison.Ordinal)))
+            {
+                settings[name] = value;
+            }
+        }
+
+        return settings;
+    }
 
     public static void Write(string directory, LoadResult r, LoadOptions o, CompareResult? compare)
     {
