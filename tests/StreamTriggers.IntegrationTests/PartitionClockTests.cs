@@ -49,19 +49,12 @@ public sealed class PartitionClockTests : IDisposable
         // happened.
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var store = new InMemoryStateStore();
-        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
-        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
-        Exception? failure = null;
-        var processor = new PartitionProcessor(_partition, claim, store,
-            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
-            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
-            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
-        processor.Start();
+        var run = await StartAsync(store);
 
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "clock-cart", "product_added", t0 - 10_000)))));
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "clock-other", "page_viewed", t0 - 9_500)), newestKnown ? t0 : -1)));
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(2, "clock-third", "page_viewed", t0 - 9_000)))));
+        run.Enqueue(Message(0, "clock-cart", "product_added", t0 - 10_000));
+        run.Enqueue(Message(1, "clock-other", "page_viewed", t0 - 9_500), newestKnown ? t0 : -1);
+        run.Enqueue(Message(2, "clock-third", "page_viewed", t0 - 9_000));
 
         string id = TriggerId.Create(TriggerType.CartAbandoned, "clock-cart", t0 - 8_000);
         if (newestKnown)
@@ -73,11 +66,11 @@ public sealed class PartitionClockTests : IDisposable
         {
             await Task.Delay(2_000);
             Assert.Empty(collector.Received);
-            Assert.Equal(0, stats.Triggers(TriggerType.CartAbandoned));
+            Assert.Equal(0, run.Stats.Triggers(TriggerType.CartAbandoned));
         }
 
-        Assert.Null(failure);
-        await processor.StopAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -88,30 +81,23 @@ public sealed class PartitionClockTests : IDisposable
         // wait for the read.
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var store = new HangingLoadStore(hangFor: "slow-visitor");
-        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
-        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
-        Exception? failure = null;
-        var processor = new PartitionProcessor(_partition, claim, store,
-            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
-            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
-            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
-        processor.Start();
+        var run = await StartAsync(store);
 
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "due-cart", "product_added", t0 - 10_000)))));
+        run.Enqueue(Message(0, "due-cart", "product_added", t0 - 10_000));
         string id = TriggerId.Create(TriggerType.CartAbandoned, "due-cart", t0 - 8_000);
         await Task.Delay(500); // the first batch is applied (its own read answers at once); nothing is due yet by its clock
         Assert.Empty(collector.Received);
 
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "slow-visitor", "page_viewed", t0)))));
+        run.Enqueue(Message(1, "slow-visitor", "page_viewed", t0));
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the second batch never read its session");
         var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
         Assert.False(store.Released, "the trigger went out only after the read");
         Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
 
         store.Release();
-        Assert.Null(failure);
-        await processor.StopAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -123,21 +109,14 @@ public sealed class PartitionClockTests : IDisposable
         // alone would look abandoned, before its second add is applied.
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var store = new HangingLoadStore(hangFor: "blocker");
-        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
-        var stats = new WorkerStats(new Worker.Operations.WorkerMetrics());
-        Exception? failure = null;
-        var processor = new PartitionProcessor(_partition, claim, store,
-            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
-            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
-            TimeProvider.System, NullLogger.Instance, stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => failure = ex);
-        processor.Start();
+        var run = await StartAsync(store);
 
         // The partition is held up in another read while both adds are queued, so they make one batch.
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(0, "blocker", "page_viewed", t0 - 10_500)))));
+        run.Enqueue(Message(0, "blocker", "page_viewed", t0 - 10_500));
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the first batch never read its session");
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(1, "visitor", "product_added", t0 - 10_000, "p-1")))));
-        Assert.True(processor.TryEnqueue(new InputItem(processor.Input.Copy(Message(2, "visitor", "product_added", t0 - 8_500, "p-2")), t0)));
+        run.Enqueue(Message(1, "visitor", "product_added", t0 - 10_000, "p-1"));
+        run.Enqueue(Message(2, "visitor", "product_added", t0 - 8_500, "p-2"), t0);
         store.Release();
 
         string whole = TriggerId.Create(TriggerType.CartAbandoned, "visitor", t0 - 6_500);
@@ -146,8 +125,8 @@ public sealed class PartitionClockTests : IDisposable
         Assert.Equal("p-1x1,p-2x1", fired.Cart);
         Assert.DoesNotContain(collector.Received, r => r.Id == split);
 
-        Assert.Null(failure);
-        await processor.StopAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>An in-memory store whose read of one session hangs until released.</summary>
@@ -182,6 +161,30 @@ public sealed class PartitionClockTests : IDisposable
             _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
 
         public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
+    }
+
+    // One partition processor over the given store, publishing to the mock cluster's trigger topic, started.
+    private async Task<Running> StartAsync(IStateStore store)
+    {
+        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
+        var run = new Running { Stats = new WorkerStats(new Worker.Operations.WorkerMetrics()) };
+        run.Processor = new PartitionProcessor(_partition, claim, store,
+            new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
+            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
+            TimeProvider.System, NullLogger.Instance, run.Stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => run.Failure = ex);
+        run.Processor.Start();
+        return run;
+    }
+
+    private sealed class Running
+    {
+        public PartitionProcessor Processor { get; set; } = null!;
+        public required WorkerStats Stats { get; init; }
+        public Exception? Failure { get; set; }
+
+        /// <summary>Hands a message over as the consume loop does (<paramref name="newestAtMs"/>: when it was known to be the newest, or -1).</summary>
+        public void Enqueue(ConsumeResult<byte[]?, byte[]?> message, long newestAtMs = -1) =>
+            Assert.True(Processor.TryEnqueue(new InputItem(Processor.Input.Copy(message), newestAtMs)));
     }
 
     private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs, string product = "p-1")

@@ -93,20 +93,13 @@ public class RecycledSessionTests
         Assert.Equal(0, engine.RecycledCount);
     }
 
-    public static TheoryData<int> Seeds()
-    {
-        var data = new TheoryData<int>();
-        for (int seed = 1; seed <= 60; seed++) data.Add(seed);
-        return data;
-    }
-
     /// <summary>
     /// Two engines fed the same random stream (late events, redeliveries, revisits), both dropping every written,
     /// closed session as the worker does: one evicts (a new object for the next visit), one recycles. Whatever a
     /// reused instance kept from its last visit would show in the triggers or in the stored state.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Seeds))]
+    [MemberData(nameof(SessionEnginePropertyTests.Seeds), MemberType = typeof(SessionEnginePropertyTests))]
     public void Recycling_GivesTheSameTriggersAndStates_AsEvicting(int seed)
     {
         var (rules, events) = SessionEnginePropertyTests.Generate(seed);
