@@ -55,7 +55,16 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     // The tag without its partition number and closing brace.
     private string TagStem => _space.Name is null ? $"{{{_prefix}:{_group}:" : $"{{{_prefix}:{_group}:{_space.Name}:";
 
-    public RedisKey SessionKey(PartitionId partition, string sessionId) => $"{Tag(partition)}:{_space.ItemPrefix}{sessionId}";
+    public RedisKey SessionKey(PartitionId partition, string sessionId) => ItemKey(partition.Partition, sessionId);
+
+    // An item's key without building its string: the partition's cached prefix bytes, then the id (written as UTF-8
+    // after them). Per session read or written, no key string and no tag string.
+    private RedisKey ItemKey(int partition, string id) => ((RedisKey)id).Prepend(_itemPrefixes.GetOrAdd(partition, ItemPrefixFactory, this));
+
+    private static readonly Func<int, RedisStateStore, RedisKey> ItemPrefixFactory =
+        (partition, store) => (RedisKey)System.Text.Encoding.UTF8.GetBytes($"{store.Tag(partition)}:{store._space.ItemPrefix}");
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, RedisKey> _itemPrefixes = new();
 
     public RedisKey TimersKey(PartitionId partition) => $"{Tag(partition)}:timers";
 
@@ -86,7 +95,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         var keys = new RedisKey[sessionIds.Count];
         for (int i = 0; i < keys.Length; i++)
         {
-            keys[i] = SessionKey(claim.Partition, sessionIds[i]);
+            keys[i] = ItemKey(claim.Partition.Partition, sessionIds[i]);
         }
 
         var values = await _redis.GetDatabase().StringGetAsync(keys).ConfigureAwait(false);
@@ -122,8 +131,11 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         List<RedisValue>? removed = null;
         foreach (var w in sessions)
         {
-            RedisKey key = $"{tag}:{_space.ItemPrefix}{w.SessionId}";
-            _ = w.State is null ? transaction.KeyDeleteAsync(key) : transaction.StringSetAsync(key, w.State, w.TimeToLive ?? ttl);
+            // Fire-and-forget inside the transaction: no task per write (EXEC's result is the one awaited).
+            var key = ItemKey(claim.Partition.Partition, w.SessionId);
+            _ = w.State is null
+                ? transaction.KeyDeleteAsync(key, CommandFlags.FireAndForget)
+                : transaction.StringSetAsync(key, w.State, w.TimeToLive ?? ttl, When.Always, CommandFlags.FireAndForget);
             if (w.TimerChanged && w.DeadlineMs is { } deadline)
             {
                 (added ??= []).Add(new SortedSetEntry(w.SessionId, deadline));

@@ -182,9 +182,11 @@ public sealed class PartitionClockTests : IDisposable
         public required WorkerStats Stats { get; init; }
         public Exception? Failure { get; set; }
 
+        private InputBuffer Input { get; } = new();
+
         /// <summary>Hands a message over as the consume loop does (<paramref name="newestAtMs"/>: when it was known to be the newest, or -1).</summary>
         public void Enqueue(ConsumeResult<byte[]?, byte[]?> message, long newestAtMs = -1) =>
-            Assert.True(Processor.TryEnqueue(new InputItem(Processor.Input.Copy(message), newestAtMs)));
+            Assert.True(Processor.TryEnqueue(new InputItem(Input.Copy(message), newestAtMs)));
     }
 
     private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs, string product = "p-1")

@@ -36,13 +36,51 @@ internal static class ScratchBuffer
     private static ReadOnlySpan<byte> JsonSpan<T>(T value, JsonWriterOptions options, Action<Utf8JsonWriter, T> write)
     {
         var buffer = Take();
-        using (var w = new Utf8JsonWriter(buffer, options))
+        var w = Writer(buffer, options);
+        try
         {
             write(w, value);
+            w.Flush();
+        }
+        finally
+        {
+            w.Reset(Stream.Null); // the writer keeps no reference to the buffer between calls
         }
 
         return Return(buffer);
     }
+
+    // The thread's JSON writers, one per distinct options (the hot paths use two), each kept with the options it was
+    // created with (a writer reports normalised options): reset onto the buffer per call instead of a new writer
+    // per trigger.
+    [ThreadStatic]
+    private static List<(JsonWriterOptions Options, Utf8JsonWriter Writer)>? _writers;
+
+    private static Utf8JsonWriter Writer(ArrayBufferWriter<byte> buffer, JsonWriterOptions options)
+    {
+        var writers = _writers ??= [];
+        foreach (var (created, w) in writers)
+        {
+            if (SameOptions(created, options))
+            {
+                w.Reset(buffer);
+                return w;
+            }
+        }
+
+        var writer = new Utf8JsonWriter(buffer, options);
+        if (writers.Count < 4)
+        {
+            writers.Add((options, writer));
+        }
+
+        return writer;
+    }
+
+    private static bool SameOptions(JsonWriterOptions a, JsonWriterOptions b) =>
+        ReferenceEquals(a.Encoder, b.Encoder) && a.Indented == b.Indented && a.SkipValidation == b.SkipValidation
+        && a.MaxDepth == b.MaxDepth && a.IndentCharacter == b.IndentCharacter && a.IndentSize == b.IndentSize
+        && a.NewLine == b.NewLine;
 
     private static ArrayBufferWriter<byte> Take()
     {

@@ -19,14 +19,33 @@ public sealed class JsonEventDecoder
 {
     private readonly DecoderLimits _limits;
     private readonly JsonReaderOptions _readerOptions;
+    private readonly Sessions.ProductTable? _products;
 
-    public JsonEventDecoder(DecoderLimits? limits = null)
+    /// <param name="limits">Size limits; the defaults when null.</param>
+    /// <param name="products">
+    /// The table of products the sessions hold: a decoded product equal in every field to the table's product with its
+    /// id is that instance, with no string or object read for it (most events are about products seen before).
+    /// </param>
+    public JsonEventDecoder(DecoderLimits? limits = null, Sessions.ProductTable? products = null)
     {
         _limits = limits ?? new DecoderLimits();
+        _products = products;
         _readerOptions = new JsonReaderOptions { MaxDepth = _limits.MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
     }
 
     public DecoderLimits Limits => _limits;
+
+    /// <summary>
+    /// Keep only the hash of each event id (<see cref="TrackerEvent.EventIdHash"/>), not its string: what the session
+    /// engine's deduplication reads. Off by default (replay and tools see the ids).
+    /// </summary>
+    public bool HashEventIds { get; init; }
+
+    /// <summary>
+    /// The caller's own instance of a session id it holds, or null: a decoded session id equal to one is that
+    /// instance, not a new string (most events belong to sessions the partition holds).
+    /// </summary>
+    public Func<ReadOnlySpan<char>, string?>? HeldSessionIds { get; init; }
 
     public bool TryDecode(ReadOnlySpan<byte> utf8, out TrackerEvent? ev, out Rejection rejection)
     {
@@ -73,6 +92,63 @@ public sealed class JsonEventDecoder
         return TryBuild(ref fields, out ev, out rejection);
     }
 
+    /// <summary>
+    /// Reads only the event's session id, without decoding the rest: whenever <see cref="TryDecode"/> accepts these
+    /// bytes, this returns the same id as its event's <see cref="TrackerEvent.SessionId"/>. Null when there is none to
+    /// read (the event would then be rejected); an id can also come back for an event <see cref="TryDecode"/> rejects
+    /// for another reason.
+    /// </summary>
+    /// <remarks>
+    /// It reads the top level as <see cref="TryDecode"/> does, skipping every other value, and reads
+    /// <c>session_id</c> (or <c>sessionId</c>) with the same method, the last one winning; so where the full decode
+    /// succeeds, both saw the same tokens and the same assignments. Used to find which sessions a batch needs from the
+    /// store before its events are decoded one at a time, as they are applied.
+    /// </remarks>
+    public string? PeekSessionId(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > _limits.MaxEventBytes)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(utf8, _readerOptions);
+        string? id = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = PropertyName(ref reader);
+                reader.Read();
+                if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
+                {
+                    if (!ReadSessionId(ref reader, out id, out _))
+                    {
+                        return null;
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+
+        return string.IsNullOrEmpty(id) ? null : id;
+    }
+
     private bool ReadTopLevel(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -95,11 +171,19 @@ public sealed class JsonEventDecoder
             }
             else if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
             {
-                ok = ReadId(ref reader, "session_id", out f.SessionId, out rejection);
+                ok = ReadSessionId(ref reader, out f.SessionId, out rejection);
             }
             else if (name.SequenceEqual("event_id"u8) || name.SequenceEqual("messageId"u8))
             {
-                ok = ReadId(ref reader, "event_id", out f.EventId, out rejection);
+                if (HashEventIds)
+                {
+                    ok = CheckId(ref reader, "event_id", out bool present, out rejection);
+                    f.EventIdHash = ok && present ? HashToken(ref reader) : 0;
+                }
+                else
+                {
+                    ok = ReadId(ref reader, "event_id", out f.EventId, out rejection);
+                }
             }
             else if (name.SequenceEqual("user_id"u8) || name.SequenceEqual("userId"u8))
             {
@@ -230,6 +314,7 @@ public sealed class JsonEventDecoder
             TimestampMs = f.TimestampMs,
             SessionId = f.SessionId,
             EventId = NullIfEmpty(f.EventId),
+            EventIdHash = f.EventIdHash,
             UserId = NullIfEmpty(f.UserId),
             Email = NullIfEmpty(f.Email),
             Products = products,
@@ -343,6 +428,26 @@ public sealed class JsonEventDecoder
     private bool ReadString(ref Utf8JsonReader reader, string field, out string? value, out Rejection rejection)
     {
         value = null;
+        if (!CheckString(ref reader, field, out bool present, out rejection))
+        {
+            return false;
+        }
+
+        if (present)
+        {
+            value = reader.GetString();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Checks a string field (type, length) without reading it: <paramref name="present"/> when it holds a non-empty
+    /// string (null and "" read as absent). Its UTF-8 is validated when it is read (or compared equal to a string).
+    /// </summary>
+    private bool CheckString(ref Utf8JsonReader reader, string field, out bool present, out Rejection rejection)
+    {
+        present = false;
         rejection = default;
         if (reader.TokenType == JsonTokenType.Null)
         {
@@ -363,25 +468,32 @@ public sealed class JsonEventDecoder
             return false;
         }
 
-        value = reader.GetString();
         if (reader.ValueIsEscaped && rawLength > _limits.MaxStringBytes)
         {
-            rawLength = Encoding.UTF8.GetByteCount(value!);
+            rawLength = Encoding.UTF8.GetByteCount(reader.GetString()!);
         }
 
         if (rawLength > _limits.MaxStringBytes)
         {
             rejection = new(RejectReason.FieldTooLong, $"'{field}' is {rawLength} bytes; the limit is {_limits.MaxStringBytes}");
-            value = null;
             return false;
         }
 
-        if (value!.Length == 0)
+        present = rawLength > 0; // an escaped value is never empty
+        return true;
+    }
+
+    // An id field: a string, or a number taken as its text.
+    private bool CheckId(ref Utf8JsonReader reader, string field, out bool present, out Rejection rejection)
+    {
+        if (reader.TokenType == JsonTokenType.Number)
         {
-            value = null;
+            present = true;
+            rejection = default;
+            return true;
         }
 
-        return true;
+        return CheckString(ref reader, field, out present, out rejection);
     }
 
     private bool ReadProducts(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
@@ -441,7 +553,10 @@ public sealed class JsonEventDecoder
             return false;
         }
 
-        string? id = null, sku = null, name = null, category = null, brand = null, currency = null;
+        // String fields are checked as they come and read at the end, from a copy of the reader at their token:
+        // a product equal to the one the product table holds is then taken as it is, without a string read.
+        Utf8JsonReader id = default, sku = default, name = default, category = default, brand = default, currency = default;
+        bool hasId = false, hasSku = false, hasName = false, hasCategory = false, hasBrand = false, hasCurrency = false;
         decimal? price = null;
         int quantity = 1;
         int? replenishDays = null;
@@ -452,27 +567,33 @@ public sealed class JsonEventDecoder
             bool ok;
             if (prop.SequenceEqual("id"u8) || prop.SequenceEqual("product_id"u8) || prop.SequenceEqual("item_id"u8))
             {
-                ok = ReadId(ref reader, fields.Id, out id, out rejection);
+                ok = CheckId(ref reader, fields.Id, out hasId, out rejection);
+                id = reader;
             }
             else if (prop.SequenceEqual("sku"u8))
             {
-                ok = ReadId(ref reader, fields.Sku, out sku, out rejection);
+                ok = CheckId(ref reader, fields.Sku, out hasSku, out rejection);
+                sku = reader;
             }
             else if (prop.SequenceEqual("name"u8) || prop.SequenceEqual("item_name"u8))
             {
-                ok = ReadString(ref reader, fields.Name, out name, out rejection);
+                ok = CheckString(ref reader, fields.Name, out hasName, out rejection);
+                name = reader;
             }
             else if (prop.SequenceEqual("category"u8) || prop.SequenceEqual("item_category"u8))
             {
-                ok = ReadString(ref reader, fields.Category, out category, out rejection);
+                ok = CheckString(ref reader, fields.Category, out hasCategory, out rejection);
+                category = reader;
             }
             else if (prop.SequenceEqual("brand"u8) || prop.SequenceEqual("item_brand"u8))
             {
-                ok = ReadString(ref reader, fields.Brand, out brand, out rejection);
+                ok = CheckString(ref reader, fields.Brand, out hasBrand, out rejection);
+                brand = reader;
             }
             else if (prop.SequenceEqual("currency"u8))
             {
-                ok = ReadString(ref reader, fields.Currency, out currency, out rejection);
+                ok = CheckString(ref reader, fields.Currency, out hasCurrency, out rejection);
+                currency = reader;
             }
             else if (prop.SequenceEqual("price"u8))
             {
@@ -500,27 +621,112 @@ public sealed class JsonEventDecoder
             }
         }
 
-        if (id is null)
+        if (!hasId)
         {
             rejection = new(RejectReason.MissingProduct, $"'{field}' has no 'id'");
             return false;
         }
 
+        rejection = default;
+        if (TryFindProduct(ref id, out var known)
+            && known.Price == price && known.Quantity == quantity && known.ReplenishDays == replenishDays
+            && TokenEquals(ref sku, hasSku, known.Sku) && TokenEquals(ref name, hasName, known.Name)
+            && TokenEquals(ref category, hasCategory, known.Category) && TokenEquals(ref brand, hasBrand, known.Brand)
+            && TokenEquals(ref currency, hasCurrency, known.Currency))
+        {
+            product = known; // equal in every field: equal tokens were valid UTF-8
+            return true;
+        }
+
         product = new ProductInfo
         {
-            Id = id,
-            Sku = sku,
-            Name = name,
-            Category = category,
-            Brand = brand,
+            Id = ReadToken(ref id, hasId)!,
+            Sku = ReadToken(ref sku, hasSku),
+            Name = ReadToken(ref name, hasName),
+            Category = ReadToken(ref category, hasCategory),
+            Brand = ReadToken(ref brand, hasBrand),
             Price = price,
-            Currency = currency,
+            Currency = ReadToken(ref currency, hasCurrency),
             Quantity = quantity,
             ReplenishDays = replenishDays,
         };
-        rejection = default;
         return true;
     }
+
+    // The product table's product with this id, looked up without building the id's string.
+    private bool TryFindProduct(ref Utf8JsonReader id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ProductInfo? known)
+    {
+        known = null;
+        Span<char> chars = stackalloc char[MaxTokenChars];
+        return _products is not null && TokenChars(ref id, chars, out int written) && _products.TryFind(chars[..written], out known);
+    }
+
+    // A session id as ReadId reads it, but the caller's held instance when it has one.
+    private bool ReadSessionId(ref Utf8JsonReader reader, out string? value, out Rejection rejection)
+    {
+        value = null;
+        if (!CheckId(ref reader, "session_id", out bool present, out rejection))
+        {
+            return false;
+        }
+
+        if (!present)
+        {
+            return true; // null or "": no session id
+        }
+
+        Span<char> chars = stackalloc char[MaxTokenChars];
+        value = HeldSessionIds is { } held && TokenChars(ref reader, chars, out int written) ? held(chars[..written]) : null;
+        value ??= ReadToken(ref reader, present: true);
+        return true;
+    }
+
+    private static ulong HashToken(ref Utf8JsonReader token)
+    {
+        Span<char> chars = stackalloc char[MaxTokenChars];
+        return TokenChars(ref token, chars, out int written)
+            ? Triggers.TriggerId.StableHash(chars[..written])
+            : Triggers.TriggerId.StableHash(ReadToken(ref token, present: true)!);
+    }
+
+    // Tokens up to this long are read into a stack buffer (ids are short); longer ones as strings.
+    private const int MaxTokenChars = 128;
+
+    // A checked string or number token's characters, unescaped, into chars; false when they do not fit. Invalid
+    // UTF-8 throws, as reading it as a string does.
+    private static bool TokenChars(ref Utf8JsonReader token, scoped Span<char> chars, out int written)
+    {
+        written = 0;
+        var raw = token.ValueSpan;
+        if (raw.Length > chars.Length)
+        {
+            return false;
+        }
+
+        if (token.TokenType == JsonTokenType.Number)
+        {
+            return System.Text.Ascii.ToUtf16(raw, chars, out written) == System.Buffers.OperationStatus.Done;
+        }
+
+        written = token.CopyString(chars); // the unescaped value is never longer than the raw one
+        return true;
+    }
+
+    // A checked field's token equals value (absent: null). A number token (an id) is compared as its text.
+    private static bool TokenEquals(ref Utf8JsonReader token, bool present, string? value)
+    {
+        if (!present || value is null)
+        {
+            return !present && value is null;
+        }
+
+        return token.TokenType == JsonTokenType.Number
+            ? System.Text.Ascii.Equals(token.ValueSpan, value)
+            : token.ValueTextEquals(value);
+    }
+
+    private static string? ReadToken(ref Utf8JsonReader token, bool present) =>
+        !present ? null : token.TokenType == JsonTokenType.Number ? Encoding.UTF8.GetString(token.ValueSpan) : token.GetString();
 
     private bool ReadOrder(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
     {
@@ -724,6 +930,7 @@ public sealed class JsonEventDecoder
         public bool HasTimestamp;
         public string? SessionId;
         public string? EventId;
+        public ulong EventIdHash;
         public string? UserId;
         public string? Email;
         public ProductInfo? Product;

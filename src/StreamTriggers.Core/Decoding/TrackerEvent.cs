@@ -10,6 +10,15 @@ public sealed class TrackerEvent
 
     public required string SessionId { get; init; }
     public string? EventId { get; init; }
+
+    /// <summary>
+    /// <see cref="Triggers.TriggerId.StableHash(string)"/> of the event id, set by a decoder told to keep only the hash
+    /// (<see cref="JsonEventDecoder.HashEventIds"/>: <see cref="EventId"/> is then null); 0 otherwise.
+    /// </summary>
+    public ulong EventIdHash { get; init; }
+
+    /// <summary>The hash deduplication compares: <see cref="EventIdHash"/>, or the hash of <see cref="EventId"/>; 0 without an id.</summary>
+    public ulong DedupHash => EventIdHash != 0 ? EventIdHash : EventId is null ? 0 : Triggers.TriggerId.StableHash(EventId);
     public string? UserId { get; init; }
     public string? Email { get; init; }
 

@@ -57,6 +57,10 @@ public sealed class ProductTable(int capacity)
 
     public int Count => _byId.Count;
 
+    /// <summary>The table's product with this id, looked up without a string for it.</summary>
+    public bool TryFind(ReadOnlySpan<char> id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ProductInfo? product) =>
+        _byId.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(id, out product);
+
     private string? Pooled(string? value)
     {
         if (value is null)

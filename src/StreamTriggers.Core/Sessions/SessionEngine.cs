@@ -45,6 +45,9 @@ public sealed partial class SessionEngine
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
     private readonly ProductTable _products;
+
+    /// <summary>The products its sessions hold, one instance per distinct product (shared with a decoder).</summary>
+    public ProductTable Products => _products;
     private readonly List<SessionState> _dirty = [];
     private readonly Stack<SessionState> _recycled = new();
     private long _now = long.MinValue;
@@ -93,6 +96,10 @@ public sealed partial class SessionEngine
     public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
 
     public bool Contains(string sessionId) => _sessions.ContainsKey(sessionId);
+
+    /// <summary>The engine's own instance of a session id it holds, found without a string for it; null otherwise.</summary>
+    public string? HeldId(ReadOnlySpan<char> sessionId) =>
+        _sessions.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(sessionId, out string? held, out _) ? held : null;
 
     /// <summary>The earliest pending timer's due time, or null when none is pending.</summary>
     public long? NextDueMs => _timers.TryPeek(out var node) ? node.DueMs : null;
@@ -220,7 +227,8 @@ public sealed partial class SessionEngine
             return null;
         }
 
-        if (ev.EventId is not null && !s.RememberEventId(TriggerId.StableHash(ev.EventId), _rules.MaxEventIdsPerSession))
+        ulong idHash = ev.DedupHash;
+        if (idHash != 0 && !s.RememberEventId(idHash, _rules.MaxEventIdsPerSession))
         {
             Counters.DuplicatesIgnored++;
             return null;

@@ -19,7 +19,7 @@ public static class CloudEvent
         w.WriteString("specversion"u8, "1.0");
         w.WriteString("id"u8, t.Id);
         w.WriteString("source"u8, source);
-        w.WriteString("type"u8, TypePrefix + TriggerTypes.Name(t.Type));
+        w.WriteString("type"u8, TypeName(t.Type));
         TriggerJson.WriteTime(w, "time"u8, t.DetectedAtMs);
         w.WriteString("subject"u8, t.SessionId);
         w.WriteString("datacontenttype"u8, "application/json");
@@ -27,6 +27,11 @@ public static class CloudEvent
         TriggerJson.WriteData(w, t);
         w.WriteEndObject();
     }
+
+    // The envelope's type per trigger type, built once (not per trigger).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<TriggerType, string> TypeNames = new();
+
+    private static string TypeName(TriggerType type) => TypeNames.GetOrAdd(type, static t => TypePrefix + TriggerTypes.Name(t));
 
     public static byte[] Serialize(Trigger t, string source) =>
         Buffers.ScratchBuffer.Json((t, source), TriggerJson.WriterOptions, static (w, x) => Write(w, x.t, x.source));

@@ -32,7 +32,10 @@ public static class TriggerId
     }
 
     /// <summary>FNV-1a 64 of a string: stable across processes and machines, unlike <see cref="string.GetHashCode()"/>.</summary>
-    public static ulong StableHash(string value)
+    public static ulong StableHash(string value) => StableHash(value.AsSpan());
+
+    /// <summary>The same hash of a string's characters.</summary>
+    public static ulong StableHash(ReadOnlySpan<char> value)
     {
         ulong h = 14_695_981_039_346_656_037UL;
         foreach (char c in value)

@@ -65,7 +65,26 @@ internal sealed class PrometheusExporter : IDisposable
         }
     }
 
-    private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    // Rendered label sets of one string-valued tag (trigger type, reject reason, store operation...): recorded per
+    // trigger or batch, they would otherwise be formatted each time. Bounded: beyond it, formatted as they come.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Key, string Value), string> _singleLabels = new();
+    private const int MaxCachedLabels = 1024;
+
+    private string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (tags.Length == 1 && tags[0].Value is string value)
+        {
+            var key = (tags[0].Key, value);
+            if (_singleLabels.TryGetValue(key, out var cached)) return cached;
+            string rendered = Format(tags);
+            if (_singleLabels.Count < MaxCachedLabels) _singleLabels.TryAdd(key, rendered);
+            return rendered;
+        }
+
+        return Format(tags);
+    }
+
+    private static string Format(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         if (tags.Length == 0) return string.Empty;
         var parts = new List<string>(tags.Length);

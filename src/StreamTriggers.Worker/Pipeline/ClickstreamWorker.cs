@@ -50,7 +50,10 @@ internal sealed partial class ClickstreamWorker : BackgroundService
     private readonly ConcurrentDictionary<TopicPartition, long> _highWatermarks = new();
     private readonly DecoderLimits _limits;
     private readonly Operations.LogPseudonyms _pseudonyms;
-    private IConsumer<byte[]?, byte[]?>? _consumer;
+    private IConsumer<InputSlice, InputSlice>? _consumer;
+
+    // Where the consumer's deserializers put every input key and value (written on the consume loop's thread only).
+    private readonly InputBuffer _input = new();
     private TriggerPublisher? _publisher;
 
     public ClickstreamWorker(IOptions<KafkaOptions> kafka, IOptions<WorkerOptions> options, IOptions<RulesOptions> rules, IOptions<DecoderLimits> limits,
@@ -101,7 +104,10 @@ internal sealed partial class ClickstreamWorker : BackgroundService
         var producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig()).Build();
         _publisher = new TriggerPublisher(producer, _kafka, _options.Source, _loggers.CreateLogger<TriggerPublisher>());
         _admin = new DependentAdminClientBuilder(producer.Handle).Build();
-        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig())
+        var slices = new SliceDeserializer(_input);
+        _consumer = new ConsumerBuilder<InputSlice, InputSlice>(ConsumerConfig())
+            .SetKeyDeserializer(slices)
+            .SetValueDeserializer(slices)
             .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions.Select(p => p.TopicPartition), lost: false))
             .SetPartitionsLostHandler((_, partitions) => OnRevoked(partitions.Select(p => p.TopicPartition), lost: true))
@@ -124,7 +130,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
 
                 StorePendingOffsets();
                 DrainOverflow();
-                ConsumeResult<byte[]?, byte[]?>? result;
+                ConsumeResult<InputSlice, InputSlice>? result;
                 try
                 {
                     result = _consumer.Consume(TimeSpan.FromMilliseconds(50));
@@ -140,22 +146,39 @@ internal sealed partial class ClickstreamWorker : BackgroundService
                     continue;
                 }
 
-                var tp = result.TopicPartition; // a new object per call
+                // result.TopicPartition is a new object per call; without the lifecycle the topic is not marshalled.
+                var tp = Canonical(result.Topic ?? _kafka.InputTopic, result.Partition.Value);
+                // The deserializers copied the key and value into the input buffer (see InputBuffer).
+                var message = result.IsPartitionEOF ? default : InputBuffer.Take(result);
                 if (!_processors.TryGetValue(tp, out var processor))
                 {
+                    InputBuffer.Release(message);
                     continue; // revoked since it was fetched; the next owner reads it from the committed position
                 }
 
-                // A message is copied out of Confluent.Kafka's objects, which then die young (see InputBuffer).
                 Route(processor, tp, result.IsPartitionEOF
                     ? InputItem.EndOfPartition(_time.GetUtcNow().ToUnixTimeMilliseconds())
-                    : new InputItem(processor.Input.Copy(result), NewestAt(tp, result.Offset.Value + 1)));
+                    : new InputItem(message, NewestAt(tp, result.Offset.Value + 1)));
             }
         }
         finally
         {
             Shutdown();
         }
+    }
+
+    // One TopicPartition per partition ever consumed (a handful), instead of one per message.
+    private readonly Dictionary<(string Topic, int Partition), TopicPartition> _topicPartitions = [];
+
+    private TopicPartition Canonical(string topic, int partition)
+    {
+        if (!_topicPartitions.TryGetValue((topic, partition), out var tp))
+        {
+            tp = new TopicPartition(topic, partition);
+            _topicPartitions[(topic, partition)] = tp;
+        }
+
+        return tp;
     }
 
     /// <summary>
@@ -306,7 +329,6 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             _overflow.Remove(tp);
             if (_processors.Remove(tp, out var processor))
             {
-                processor.Input.Close();
                 var stop = lost ? processor.AbortAsync() : processor.StopAsync(_options.ShutdownTimeout);
                 stopping.Add(stop.ContinueWith(_ => processor.Dispose(), TaskScheduler.Default));
                 _stats.PartitionRevoked(lost);
@@ -377,6 +399,14 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             EnablePartitionEof = true,
         };
+
+        // Reading the input topic alone, each message's topic is known: Confluent.Kafka need not build its name as a
+        // new string per message (headers and timestamps are still read).
+        if (!_lifecycle.Enabled)
+        {
+            config.ConsumeResultFields = "headers,timestamp";
+        }
+
         return config;
     }
 
@@ -398,6 +428,10 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             EnableIdempotence = true,
         };
         config.LingerMs ??= 2;
+
+        // Delivery reports are read for their status only (a failure is retried from the message as given): without
+        // headers and timestamps Confluent.Kafka does not rebuild them per message.
+        config.DeliveryReportFields ??= "key,value,status";
         return config;
     }
 

@@ -4,25 +4,26 @@ using Confluent.Kafka;
 namespace StreamTriggers.Worker.Pipeline;
 
 /// <summary>
-/// Where a partition's queued messages keep their bytes: pooled chunks the garbage collector never traces or copies.
+/// Where queued input messages keep their bytes: pooled chunks the garbage collector never traces or copies.
 /// </summary>
 /// <remarks>
 /// <para>
 /// The consume loop reads ahead of the partitions (up to <c>PartitionQueueCapacity</c> messages each), and a message
 /// waits in its queue for as long as the partition needs to reach it: under load longer than the time between two
-/// gen0 collections. As Confluent.Kafka hands it over (a result, a message, a headers list, key and value arrays:
-/// about seven objects), every queued message would be traced and copied into the older generations by each
-/// collection it waits through, and the live worker's collections promoted mostly that. Instead, the consume loop
-/// copies the key and value into the partition's current chunk (128 KB, from a pool shared by the partitions, in
-/// the large-object heap: never copied, its bytes never traced) and queues an <see cref="InputMessage"/>, a struct
-/// holding the offset, the timestamp, the slice and, only when there are any, the headers. Confluent.Kafka's objects
-/// die young.
+/// gen0 collections. Had its key and value been arrays of their own, every queued message would be traced and copied
+/// into the older generations by each collection it waits through. Instead, Confluent.Kafka's deserializers
+/// (<see cref="SliceDeserializer"/>) copy the key and value straight from librdkafka's buffer into the current chunk
+/// (128 KB, from a pool, in the large-object heap: never copied, its bytes never traced): no array per message at all.
+/// The consume loop then queues an <see cref="InputMessage"/>, a struct holding the offset, the timestamp, the two
+/// slices and, only when there are any, the headers. Confluent.Kafka's own objects die young.
 /// </para>
 /// <para>
-/// A chunk counts its messages plus one for the writer while it is the current chunk; the partition releases its
-/// messages once their batch is processed, and the last release returns the chunk to the pool. A message larger than
-/// a chunk gets an array of its own. Single writer (the consume loop), single reader (the partition); queued messages
-/// of a revoked partition are dropped with their chunks, which the collector then reclaims.
+/// A chunk counts its slices plus one for the writer while it is the current chunk; a partition releases its
+/// messages once their batch is processed, and the last release returns the chunk to the pool. A value larger than a
+/// chunk gets an array of its own. Single writer (the consume loop's thread, where Confluent.Kafka deserializes),
+/// one buffer for all the worker's partitions, each message released by the partition that took it. Messages of a
+/// revoked partition are dropped with their references: their chunks never return to the pool, and the collector
+/// reclaims them.
 /// </para>
 /// </remarks>
 internal sealed class InputBuffer(ArrayPool<byte>? pool = null)
@@ -35,70 +36,129 @@ internal sealed class InputBuffer(ArrayPool<byte>? pool = null)
     private readonly ArrayPool<byte> _pool = pool ?? SharedPool;
     private InputChunk? _current;
 
-    /// <summary>Copies the message's key and value into the buffer: the result can be dropped.</summary>
+    /// <summary>Copies <paramref name="data"/> into the buffer (writer only).</summary>
+    public InputSlice Write(ReadOnlySpan<byte> data, bool isNull)
+    {
+        if (isNull)
+        {
+            return InputSlice.Null;
+        }
+
+        if (data.Length > ChunkSize)
+        {
+            return new InputSlice(null, data.ToArray(), 0, data.Length);
+        }
+
+        if (_current is null || _current.Used + data.Length > ChunkSize)
+        {
+            _current?.Release(1); // the writer's reference: the chunk returns to the pool when its slices are done
+            _current = new InputChunk(_pool);
+        }
+
+        var chunk = _current;
+        chunk.AddReference();
+        int start = chunk.Used;
+        data.CopyTo(chunk.Array.AsSpan(start));
+        chunk.Used += data.Length;
+        return new InputSlice(chunk, chunk.Array, start, data.Length);
+    }
+
+    /// <summary>A consumed message whose key and value the deserializers wrote into this buffer.</summary>
+    public static InputMessage Take(ConsumeResult<InputSlice, InputSlice> result)
+    {
+        var m = result.Message;
+        return new InputMessage(result.Offset.Value, m.Timestamp, m.Headers is { Count: > 0 } h ? h : null, m.Key, m.Value);
+    }
+
+    /// <summary>Copies a message given as arrays (tests, tools): the result can be dropped.</summary>
     public InputMessage Copy(ConsumeResult<byte[]?, byte[]?> result)
     {
         var m = result.Message;
-        byte[]? key = m.Key, value = m.Value;
-        int keyLength = key?.Length ?? 0, valueLength = value?.Length ?? 0;
-        int total = keyLength + valueLength;
-        var headers = m.Headers is { Count: > 0 } h ? h : null;
-
-        byte[] array;
-        int start;
-        InputChunk? chunk = null;
-        if (total > ChunkSize)
-        {
-            array = new byte[total];
-            start = 0;
-        }
-        else
-        {
-            if (_current is null || _current.Used + total > ChunkSize)
-            {
-                _current?.Release(1); // the writer's reference: the chunk returns to the pool when its messages are done
-                _current = new InputChunk(_pool);
-            }
-
-            chunk = _current;
-            chunk.AddMessage();
-            array = chunk.Array;
-            start = chunk.Used;
-            chunk.Used += total;
-        }
-
-        key?.CopyTo(array, start);
-        value?.CopyTo(array, start + keyLength);
-        return new InputMessage(result.Offset.Value, m.Timestamp, headers, chunk, array, start,
-            key is null ? -1 : keyLength, value is null ? -1 : valueLength);
+        var key = Write(m.Key, m.Key is null);
+        var value = Write(m.Value, m.Value is null);
+        return new InputMessage(result.Offset.Value, m.Timestamp, m.Headers is { Count: > 0 } h ? h : null, key, value);
     }
 
-    /// <summary>Releases the buffer's hold on its current chunk (the partition is gone).</summary>
+    /// <summary>Releases the buffer's hold on its current chunk (the worker is stopping).</summary>
     public void Close()
     {
         _current?.Release(1);
         _current = null;
     }
 
-    /// <summary>Releases processed messages, in order: consecutive messages of one chunk are released together.</summary>
+    /// <summary>Releases processed messages, in order: consecutive slices of one chunk are released together.</summary>
     public static void Release(List<InputMessage> messages)
     {
         InputChunk? run = null;
         int count = 0;
         foreach (var m in messages)
         {
-            if (!ReferenceEquals(m.Chunk, run))
-            {
-                run?.Release(count);
-                run = m.Chunk;
-                count = 0;
-            }
-
-            count++;
+            Add(m.KeySlice.Chunk, ref run, ref count);
+            Add(m.ValueSlice.Chunk, ref run, ref count);
         }
 
         run?.Release(count);
     }
+
+    /// <summary>Releases one message that will not be processed (its partition was revoked since it was fetched).</summary>
+    public static void Release(in InputMessage message)
+    {
+        message.KeySlice.Chunk?.Release(1);
+        message.ValueSlice.Chunk?.Release(1);
+    }
+
+    private static void Add(InputChunk? chunk, ref InputChunk? run, ref int count)
+    {
+        if (chunk is null)
+        {
+            return;
+        }
+
+        if (!ReferenceEquals(chunk, run))
+        {
+            run?.Release(count);
+            run = chunk;
+            count = 0;
+        }
+
+        count++;
+    }
+}
+
+/// <summary>
+/// Confluent.Kafka's deserializer for the input's keys and values: copies librdkafka's bytes into the consume loop's
+/// <see cref="InputBuffer"/> (called on the thread that calls <c>Consume</c>, the buffer's single writer).
+/// </summary>
+internal sealed class SliceDeserializer(InputBuffer buffer) : IDeserializer<InputSlice>
+{
+    public InputSlice Deserialize(ReadOnlySpan<byte> data, bool isNull, SerializationContext context) => buffer.Write(data, isNull);
+}
+
+/// <summary>A key or value in an <see cref="InputBuffer"/> chunk (or in an array of its own when larger).</summary>
+internal readonly struct InputSlice
+{
+    private readonly byte[]? _array;
+    private readonly int _start;
+    private readonly int _length; // -1: null
+
+    public InputSlice(InputChunk? chunk, byte[]? array, int start, int length)
+    {
+        Chunk = chunk;
+        _array = array;
+        _start = start;
+        _length = length;
+    }
+
+    public static InputSlice Null => new(null, null, 0, -1);
+
+    /// <summary>The chunk holding a reference for this slice; null for a null slice or an array of its own.</summary>
+    public InputChunk? Chunk { get; }
+
+    public bool IsNull => _length < 0;
+
+    public ReadOnlySpan<byte> Span => _length < 0 ? default : _array.AsSpan(_start, _length);
+
+    public byte[]? ToArray() => _length < 0 ? null : Span.ToArray();
 }
 
 internal sealed class InputChunk
@@ -117,7 +177,7 @@ internal sealed class InputChunk
     /// <summary>Bytes written so far (writer only).</summary>
     public int Used { get; set; }
 
-    public void AddMessage() => Interlocked.Increment(ref _references);
+    public void AddReference() => Interlocked.Increment(ref _references);
 
     public void Release(int count)
     {
@@ -134,43 +194,28 @@ internal sealed class InputChunk
 }
 
 /// <summary>
-/// A queued input message: its position, timestamp and headers (null when it has none), and its key and value as a
-/// slice of a pooled chunk (see <see cref="InputBuffer"/>). Valid until the partition releases it.
+/// A queued input message: its position, timestamp and headers (null when it has none), and its key and value as
+/// slices of pooled chunks (see <see cref="InputBuffer"/>). Valid until the partition releases it.
 /// </summary>
-internal readonly struct InputMessage
+internal readonly struct InputMessage(long offset, Timestamp timestamp, Headers? headers, InputSlice key, InputSlice value)
 {
-    private readonly byte[] _array;
-    private readonly int _start;
-    private readonly int _keyLength;   // -1: null key
-    private readonly int _valueLength; // -1: null value
+    public long Offset { get; } = offset;
 
-    internal InputMessage(long offset, Timestamp timestamp, Headers? headers, InputChunk? chunk, byte[] array, int start, int keyLength, int valueLength)
-    {
-        Offset = offset;
-        Timestamp = timestamp;
-        Headers = headers;
-        Chunk = chunk;
-        _array = array;
-        _start = start;
-        _keyLength = keyLength;
-        _valueLength = valueLength;
-    }
+    public Timestamp Timestamp { get; } = timestamp;
 
-    public long Offset { get; }
+    public Headers? Headers { get; } = headers;
 
-    public Timestamp Timestamp { get; }
+    internal InputSlice KeySlice { get; } = key;
 
-    public Headers? Headers { get; }
+    internal InputSlice ValueSlice { get; } = value;
 
-    internal InputChunk? Chunk { get; }
+    public bool HasValue => !ValueSlice.IsNull;
 
-    public bool HasValue => _valueLength >= 0;
-
-    public ReadOnlySpan<byte> Value => _valueLength < 0 ? default : _array.AsSpan(_start + Math.Max(0, _keyLength), _valueLength);
+    public ReadOnlySpan<byte> Value => ValueSlice.Span;
 
     /// <summary>The key, copied (for a dead letter, which outlives the chunk).</summary>
-    public byte[]? KeyCopy() => _keyLength < 0 ? null : _array.AsSpan(_start, _keyLength).ToArray();
+    public byte[]? KeyCopy() => KeySlice.ToArray();
 
     /// <summary>The value, copied (for a dead letter, which outlives the chunk).</summary>
-    public byte[]? ValueCopy() => _valueLength < 0 ? null : Value.ToArray();
+    public byte[]? ValueCopy() => ValueSlice.ToArray();
 }

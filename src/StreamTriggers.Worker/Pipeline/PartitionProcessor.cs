@@ -42,6 +42,16 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     // Changed sessions not yet committed: written together with the position every CommitInterval.
     private readonly Dictionary<string, SessionState> _pending = new(StringComparer.Ordinal);
 
+    // Per-batch scratch, kept across batches: the sessions the batch read from the store, and the sessions it changed.
+    private readonly List<string> _missing = [];
+    private readonly HashSet<string> _requested = new(StringComparer.Ordinal);
+    private readonly List<SessionState> _dirty = [];
+
+    // A commit's sessions and writes, kept across commits: at thousands of sessions their arrays would be large
+    // objects, each one counting towards a full collection.
+    private readonly List<SessionState> _commitSessions = [];
+    private readonly List<SessionWrite> _commitWrites = [];
+
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, LifecycleOptions lifecycle, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
         Operations.LogPseudonyms pseudonyms, Action<TopicPartitionOffset> storeOffset, Action<Exception> onFailure, ProductTable? products = null)
@@ -49,10 +59,11 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     {
         _pseudonyms = pseudonyms;
         _rules = rules;
-        _decoder = new JsonEventDecoder(limits);
         _lifecycle = lifecycle.Enabled;
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null, products);
+        // The decoder reuses what the engine holds: products, session ids; event ids only as the hash it compares.
+        _decoder = new JsonEventDecoder(limits, _engine.Products) { HashEventIds = true, HeldSessionIds = _engine.HeldId };
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
     }
 
@@ -84,14 +95,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         for (int i = 0; i < ids.Count; i += 1000)
         {
             var chunk = ids.GetRange(i, Math.Min(1000, ids.Count - i));
-            var states = await RetryAsync(() => Store.LoadAsync(Claim, chunk, ct), "load", ct).ConfigureAwait(false);
-            for (int j = 0; j < chunk.Count; j++)
-            {
-                if (states[j] is { } bytes)
-                {
-                    _engine.Import(SessionCodec.Decode(chunk[j], bytes, _rules.MaxEventIdsPerSession));
-                }
-            }
+            await LoadAsync(chunk, ct).ConfigureAwait(false);
         }
 
         LogAssigned(Logger, Partition.ToString(), Claim.Epoch, Claim.NextOffset ?? -1, ids.Count);
@@ -99,23 +103,51 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
     protected override async Task ProcessAsync(List<InputMessage> batch, CancellationToken ct)
     {
-        var events = new List<(TrackerEvent? Event, long ArrivalMs, long Offset)>(batch.Count);
+        // Two passes over the batch. The first reads only each message's session id, to fetch the sessions this
+        // partition does not hold in one store round trip; the second decodes each event as it is applied. A decoded
+        // event (its strings, its products) then lives for its own step only, not across the read: under load every
+        // garbage collection would otherwise find each partition's whole decoded batch waiting there, and copy it.
         var deadLetters = new List<DeadLetter>();
-        var missing = new List<string>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var missing = _missing;
+        missing.Clear();
+        _requested.Clear();
         long wallNow = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var m in batch)
+        {
+            if (m.HasValue && _decoder.PeekSessionId(m.Value) is { } id && !_engine.Contains(id) && _requested.Add(id))
+            {
+                missing.Add(id);
+            }
+        }
 
+        if (missing.Count > 0)
+        {
+            // The batch waits for its sessions to be read. What was due before its first event does not: those
+            // deadlines fire and go out now, as applying the first event would fire them (it moves the clock no further).
+            var dueBefore = new List<Trigger>();
+            _clock = Math.Max(_clock, ArrivalMs(batch[0], wallNow) - LatenessMs);
+            _engine.AdvanceTo(_clock, dueBefore);
+            if (dueBefore.Count > 0)
+            {
+                await EmitAsync(dueBefore, [], ct).ConfigureAwait(false);
+            }
+
+            await LoadAsync(missing, ct).ConfigureAwait(false);
+        }
+
+        var triggers = new List<Trigger>();
+        long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
+        long replayedBefore = _engine.Counters.ReplayedSkipped;
+        long appliedTicks = Environment.TickCount64;
         foreach (var m in batch)
         {
             long arrival = ArrivalMs(m, wallNow);
-            TrackerEvent? ev = null;
+            _clock = Math.Max(_clock, arrival - LatenessMs);
             var rejection = new Rejection(RejectReason.MalformedJson, "empty message (null value)");
-            if (!m.HasValue || !_decoder.TryDecode(m.Value, out ev, out rejection))
+            if (!m.HasValue || !_decoder.TryDecode(m.Value, out var ev, out rejection))
             {
-                var r = rejection;
-                deadLetters.Add(DeadLetterOf(m, r));
-                Stats.AddRejected(r.Reason);
-                events.Add((null, arrival, m.Offset));
+                deadLetters.Add(DeadLetterOf(m, rejection));
+                Stats.AddRejected(rejection.Reason);
                 continue;
             }
 
@@ -125,45 +157,17 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 Stats.AddClamped();
             }
 
-            events.Add((ev, arrival, m.Offset));
-            if (!_engine.Contains(ev.SessionId) && seen.Add(ev.SessionId))
+            if (!_engine.Contains(ev.SessionId) && _requested.Add(ev.SessionId))
             {
+                // Not seen by the first pass (PeekSessionId agrees with TryDecode, so this should not happen): the
+                // session is read now rather than started without its stored state.
                 missing.Add(ev.SessionId);
-            }
-        }
-
-        if (missing.Count > 0)
-        {
-            // The batch waits for its sessions to be read. What was due before its first event does not: those
-            // deadlines fire and go out now, as applying the first event would fire them (it moves the clock no further).
-            var dueBefore = new List<Trigger>();
-            _clock = Math.Max(_clock, events[0].ArrivalMs - LatenessMs);
-            _engine.AdvanceTo(_clock, dueBefore);
-            if (dueBefore.Count > 0)
-            {
-                await EmitAsync(dueBefore, [], ct).ConfigureAwait(false);
+                await LoadAsync([ev.SessionId], ct).ConfigureAwait(false);
             }
 
-            var states = await RetryAsync(() => Store.LoadAsync(Claim, missing, ct), "load", ct).ConfigureAwait(false);
-            for (int i = 0; i < missing.Count; i++)
+            if (_engine.Apply(ev, _clock, triggers, m.Offset) is { UnwrittenSinceOffset: < 0 } changed)
             {
-                if (states[i] is { } bytes)
-                {
-                    _engine.Import(SessionCodec.Decode(missing[i], bytes, _rules.MaxEventIdsPerSession));
-                }
-            }
-        }
-
-        var triggers = new List<Trigger>();
-        long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
-        long replayedBefore = _engine.Counters.ReplayedSkipped;
-        long appliedTicks = Environment.TickCount64;
-        foreach (var (ev, arrival, offset) in events)
-        {
-            _clock = Math.Max(_clock, arrival - LatenessMs);
-            if (ev is not null && _engine.Apply(ev, _clock, triggers, offset) is { UnwrittenSinceOffset: < 0 } changed)
-            {
-                changed.UnwrittenSinceOffset = offset;
+                changed.UnwrittenSinceOffset = m.Offset;
                 changed.UnwrittenSinceMs = appliedTicks;
             }
         }
@@ -172,7 +176,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _clock = Math.Max(_clock, WallClockFloorMs(wallAfter) - LatenessMs);
         _engine.AdvanceTo(_clock, triggers);
 
-        var dirty = new List<SessionState>();
+        var dirty = _dirty;
+        dirty.Clear();
         _engine.TakeDirty(dirty);
         if (batch.Count == 0 && dirty.Count == 0 && triggers.Count == 0)
         {
@@ -194,6 +199,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 _oldestWaitingTicks = Math.Min(_oldestWaitingTicks, d.UnwrittenSinceMs);
             }
         }
+
+        dirty.Clear();
 
         if (batch.Count > 0)
         {
@@ -222,6 +229,19 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         Stats.AddDuplicates(_engine.Counters.DuplicatesIgnored - duplicatesBefore);
         Stats.AddReplayed(_engine.Counters.ReplayedSkipped - replayedBefore);
+    }
+
+    // Reads sessions this partition does not hold and imports those the store has.
+    private async Task LoadAsync(List<string> ids, CancellationToken ct)
+    {
+        var states = await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", ct).ConfigureAwait(false);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (states[i] is { } bytes)
+            {
+                _engine.Import(SessionCodec.Decode(ids[i], bytes, _rules.MaxEventIdsPerSession));
+            }
+        }
     }
 
     /// <summary>
@@ -293,7 +313,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         long now = Environment.TickCount64;
         long delay = (long)Options.OpenSessionWriteDelay.TotalMilliseconds;
         bool all = final || delay == 0 || _pending.Count >= Options.MaxPendingSessions;
-        var sessions = new List<SessionState>(all ? _pending.Count : Math.Min(_pending.Count, 256));
+        var sessions = _commitSessions;
+        sessions.Clear();
         long waitingSince = long.MaxValue;
         long oldestWaiting = long.MaxValue;
         foreach (var s in _pending.Values)
@@ -319,7 +340,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         // The timer index changes only when a period opens or closes.
-        var writes = new List<SessionWrite>(sessions.Count);
+        var writes = _commitWrites;
+        writes.Clear();
         foreach (var s in sessions)
         {
             writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
@@ -327,6 +349,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         }
 
         bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
+        writes.Clear(); // the encoded states go with it
         if (!Committed(owned, next))
         {
             return false;
@@ -345,6 +368,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             }
         }
 
+        sessions.Clear();
         Volatile.Write(ref _pendingTimers, _engine.PendingTimers);
         return true;
     }

@@ -93,9 +93,6 @@ internal abstract partial class ProcessorBase : IDisposable
 
     public void Dispose() => _abort.Dispose();
 
-    /// <summary>Where the consume loop copies this partition's messages before queueing them (consume loop only).</summary>
-    public InputBuffer Input { get; } = new();
-
     /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
     public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
 

@@ -19,8 +19,10 @@ internal readonly record struct DeadLetter(byte[]? Key, byte[]? Value, Headers? 
 /// </summary>
 internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> producer, Kafka.KafkaOptions topics, string source, ILogger logger)
 {
-    private static readonly byte[] JsonContentType = Encoding.ASCII.GetBytes("application/json");
-    private static readonly byte[] CloudEventContentType = Encoding.ASCII.GetBytes(CloudEvent.ContentType);
+    // One headers instance per content type, shared by every message that carries it: Confluent.Kafka only reads a
+    // message's headers (to copy them to librdkafka), and nothing here changes them after this.
+    private static readonly Headers JsonHeaders = [new Header("content-type", Encoding.ASCII.GetBytes("application/json"))];
+    private static readonly Headers CloudEventHeaders = [new Header("content-type", Encoding.ASCII.GetBytes(CloudEvent.ContentType))];
 
     public IProducer<byte[]?, byte[]?> Producer => producer;
 
@@ -42,7 +44,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
             {
                 Key = Encoding.UTF8.GetBytes(t.Key),
                 Value = CloudEvent.Serialize(t, source),
-                Headers = [new Header("content-type", CloudEventContentType)],
+                Headers = CloudEventHeaders,
             }));
         }
 
@@ -71,7 +73,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
             {
                 Key = Encoding.UTF8.GetBytes(d.Subject ?? d.SessionId),
                 Value = d.ToJsonUtf8(),
-                Headers = [new Header("content-type", JsonContentType)],
+                Headers = JsonHeaders,
             }));
         }
 
@@ -99,6 +101,7 @@ internal sealed partial class TriggerPublisher(IProducer<byte[]?, byte[]?> produ
         var gate = new Lock();
         foreach (var item in batch)
         {
+            // A handler per message: a failed one is retried as it was given (not as the report rebuilds it).
             void Report(DeliveryReport<byte[]?, byte[]?> report)
             {
                 if (report.Error.IsError)

@@ -253,4 +253,202 @@ public class JsonEventDecoderTests
             Assert.True(ok || rejection.Detail.Length > 0);
         }
     }
+
+    [Theory]
+    [InlineData("{\"session_id\":\"s-1\",\"type\":\"page_viewed\"}", "s-1")]
+    [InlineData("{\"type\":\"page_viewed\",\"sessionId\":\"s-2\"}", "s-2")]
+    [InlineData("{\"session_id\":12345}", "12345")]
+    [InlineData("{\"session\\u005fid\":\"s-3\"}", "s-3")]
+    [InlineData("{\"session_id\":\"s\\u0022q\"}", "s\"q")]
+    [InlineData("{\"session_id\":\"first\",\"x\":1,\"session_id\":\"last\"}", "last")]
+    [InlineData("{\"properties\":{\"session_id\":\"nested\"},\"context\":{\"session_id\":\"nested\"},\"session_id\":\"top\"}", "top")]
+    [InlineData("{\"properties\":{\"session_id\":\"nested\"}}", null)]
+    [InlineData("{\"session_id\":\"s\",\"session_id\":null}", null)]
+    [InlineData("{\"session_id\":\"\"}", null)]
+    [InlineData("{\"session_id\":{\"id\":\"s\"}}", null)]
+    [InlineData("[\"session_id\",\"s\"]", null)]
+    [InlineData("{\"session_id\":\"s\"", null)]
+    [InlineData("not json", null)]
+    public void PeekSessionId_ReadsTheTopLevelSessionId_AsTheFullDecodeWould(string json, string? expected)
+    {
+        Assert.Equal(expected, Decoder.PeekSessionId(Encoding.UTF8.GetBytes(json)));
+    }
+
+    [Fact]
+    public void PeekSessionId_AgreesWithTryDecode_OnEveryEventItAccepts()
+    {
+        // The partition fetches the sessions a batch needs by peeking, then decodes each event as it applies it: an
+        // event whose session the peek named differently would start without its stored state.
+        string[] bases =
+        [
+            $$$"""{"type":"product_added",{{{Ts}}},"session_id":"s-1","product":{"id":"p","price":1,"session_id":"x"}}""",
+            $$$"""{"sessionId":"a","type":"page_viewed",{{{Ts}}},"session_id":"b","context":{"timezone":"Europe/Paris"}}""",
+            $$$"""{"type":"track","event":"Order Completed",{{{Ts}}},"session_id":77,"order":{"id":"o","total":5},"products":[{"id":"p1"},{"id":"p2"}]}""",
+            $$$"""{"type":"page_viewed",{{{Ts}}},"session\u005fid":"s\u00e9","properties":{"session_id":"no","a":[1,{"b":null}]}}""",
+        ];
+        var random = new Random(4321);
+        int accepted = 0;
+        foreach (var text in bases.Concat(File.ReadLines(SamplePath("clickstream.jsonl"))))
+        {
+            var original = Encoding.UTF8.GetBytes(text);
+            for (int i = 0; i < 2_000; i++)
+            {
+                byte[] bytes = (byte[])original.Clone();
+                for (int m = i == 0 ? 0 : random.Next(1, 3); m > 0; m--)
+                {
+                    bytes[random.Next(bytes.Length)] = (byte)random.Next(32, 127);
+                }
+
+                if (Decoder.TryDecode(bytes, out var ev, out _))
+                {
+                    accepted++;
+                    Assert.Equal(ev!.SessionId, Decoder.PeekSessionId(bytes));
+                }
+            }
+        }
+
+        Assert.True(accepted > 2_000, $"only {accepted} mutated events were accepted: the comparison tested too little");
+    }
+
+    [Fact]
+    public void A_product_equal_to_the_tables_is_the_tables_instance_and_any_difference_reads_a_new_one()
+    {
+        var table = new StreamTriggers.Sessions.ProductTable(100);
+        var decoder = new JsonEventDecoder(products: table);
+        const string Product = """{"id":"p-7","sku":"SKU7","name":"Trail shoe","category":"shoes/running","brand":"Acme","price":89.9,"currency":"EUR","quantity":2,"replenish_days":30}""";
+        var held = table.Canonical(Decode($$$"""{"type":"cart",{{{Ts}}},"session_id":"s","product":{{{Product}}}}""").Products[0]);
+
+        Assert.Same(held, Decode($$$"""{"type":"cart",{{{Ts}}},"session_id":"s","product":{{{Product}}}}""", decoder).Products[0]);
+        // Field order and escapes do not matter; equal text does.
+        Assert.Same(held, Decode($$$"""{"type":"cart",{{{Ts}}},"session_id":"s","product":{"quantity":2,"name":"Trail\u0020shoe","replenish_days":30,"currency":"EUR","brand":"Acme","category":"shoes/running","sku":"SKU7","price":89.90,"id":"p-7"}}""", decoder).Products[0]);
+
+        string[] differences =
+        [
+            Product.Replace("\"SKU7\"", "\"SKU8\"", StringComparison.Ordinal),
+            Product.Replace("\"sku\":\"SKU7\",", "", StringComparison.Ordinal),
+            Product.Replace("\"sku\":\"SKU7\"", "\"sku\":7", StringComparison.Ordinal),
+            Product.Replace("Trail shoe", "Trail shoes", StringComparison.Ordinal),
+            Product.Replace("\"name\":\"Trail shoe\"", "\"name\":\"\"", StringComparison.Ordinal),
+            Product.Replace("shoes/running", "shoes/trail", StringComparison.Ordinal),
+            Product.Replace("Acme", "acme", StringComparison.Ordinal),
+            Product.Replace("\"brand\":\"Acme\"", "\"brand\":null", StringComparison.Ordinal),
+            Product.Replace("89.9", "89.8", StringComparison.Ordinal),
+            Product.Replace("\"price\":89.9,", "", StringComparison.Ordinal),
+            Product.Replace("EUR", "USD", StringComparison.Ordinal),
+            Product.Replace("\"quantity\":2", "\"quantity\":1", StringComparison.Ordinal),
+            Product.Replace(",\"replenish_days\":30", "", StringComparison.Ordinal),
+        ];
+        foreach (var product in differences)
+        {
+            string json = $$$"""{"type":"cart",{{{Ts}}},"session_id":"s","product":{{{product}}}}""";
+            var read = Decode(json, decoder).Products[0];
+            Assert.NotSame(held, read);
+            Assert.Equal(Decode(json).Products[0], read); // as read without the table
+            Assert.NotEqual(held, read);
+        }
+    }
+
+    [Fact]
+    public void Decoding_with_a_product_table_gives_the_same_events_and_rejections_as_without()
+    {
+        // Mutated product events through a decoder that shares the engine's product table (fed as the engine feeds it)
+        // and one without a table: every event equal field by field, every rejection for the same reason.
+        var table = new StreamTriggers.Sessions.ProductTable(1_000);
+        var heldIds = new HashSet<string>(StringComparer.Ordinal);
+        var lookup = heldIds.GetAlternateLookup<ReadOnlySpan<char>>();
+        var withTable = new JsonEventDecoder(products: table)
+        {
+            HashEventIds = true,
+            HeldSessionIds = id => lookup.TryGetValue(id, out var known) ? known : null,
+        };
+        string[] bases =
+        [
+            $$$"""{"type":"product_added",{{{Ts}}},"session_id":"s-1","product":{"id":"p-1","sku":"S1","name":"Shoe","category":"c/1","brand":"B","price":10.5,"currency":"EUR","quantity":2,"replenish_days":30}}""",
+            $$$"""{"type":"view",{{{Ts}}},"session_id":"s-2","products":[{"id":"p-1","name":"Shoe","price":10.5},{"item_id":42,"item_name":"Sock","item_category":"c/2","price":1}]}""",
+            $$$"""{"type":"purchase",{{{Ts}}},"session_id":"s-3","order":{"id":"o","total":12},"items":[{"id":"p-2","name":"Sock","brand":null,"quantity":3}]}""",
+        ];
+        var random = new Random(97);
+        int shared = 0, accepted = 0;
+        foreach (var text in bases)
+        {
+            var original = Encoding.UTF8.GetBytes(text);
+            for (int i = 0; i < 3_000; i++)
+            {
+                byte[] bytes = (byte[])original.Clone();
+                for (int m = random.Next(0, 3); m > 0; m--)
+                {
+                    bytes[random.Next(bytes.Length)] = (byte)random.Next(32, 127);
+                }
+
+                bool ok = Decoder.TryDecode(bytes, out var expected, out var expectedRejection);
+                Assert.Equal(ok, withTable.TryDecode(bytes, out var actual, out var rejection));
+                if (!ok)
+                {
+                    Assert.Equal(expectedRejection.Reason, rejection.Reason);
+                    continue;
+                }
+
+                accepted++;
+                Assert.Equal(expected!.SessionId, actual!.SessionId);
+                Assert.Equal(expected.DedupHash, actual.DedupHash);
+                heldIds.Add(actual.SessionId);
+                Assert.Equal(expected.Type, actual.Type);
+                Assert.Equal(expected.Products, actual.Products);
+                foreach (var p in actual.Products)
+                {
+                    shared += table.TryFind(p.Id, out var known) && ReferenceEquals(known, p) ? 1 : 0;
+                    table.Canonical(p);
+                }
+            }
+        }
+
+        Assert.True(accepted > 3_000, $"only {accepted} events accepted");
+        Assert.True(shared > accepted / 2, $"only {shared} products came from the table: the shared path was hardly tested");
+    }
+
+    [Theory]
+    [InlineData("\"e-123\"", "e-123")]
+    [InlineData("4711", "4711")]
+    [InlineData("\"e\\u002d1\"", "e-1")]
+    [InlineData("\"\"", null)]
+    [InlineData("null", null)]
+    public void HashEventIds_KeepsTheIdsHashInsteadOfItsString(string rawId, string? id)
+    {
+        string json = $$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s","event_id":{{{rawId}}}}""";
+        var hashed = Decode(json, new JsonEventDecoder { HashEventIds = true });
+        var plain = Decode(json);
+
+        Assert.Null(hashed.EventId);
+        Assert.Equal(id, plain.EventId);
+        Assert.Equal(id is null ? 0UL : StreamTriggers.Triggers.TriggerId.StableHash(id), hashed.EventIdHash);
+        Assert.Equal(plain.DedupHash, hashed.DedupHash);
+    }
+
+    [Fact]
+    public void HeldSessionIds_GiveTheCallersInstance_AndOtherIdsAreRead()
+    {
+        string held = new(['s', '-', '1']); // not the literal's instance
+        var decoder = new JsonEventDecoder { HeldSessionIds = id => id.SequenceEqual(held) ? held : null };
+
+        Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-1"}""", decoder).SessionId);
+        Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s\u002d1"}""", decoder).SessionId);
+        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1"}""")));
+        var other = Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-2"}""", decoder).SessionId;
+        Assert.Equal("s-2", other);
+        Assert.Equal("12", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":12}""", decoder).SessionId);
+    }
+
+    private static string SamplePath(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "samples", name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"samples/{name} not found above {AppContext.BaseDirectory}");
+    }
 }

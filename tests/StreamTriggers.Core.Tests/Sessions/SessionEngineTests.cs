@@ -267,6 +267,24 @@ public class SessionEngineTests
     }
 
     [Fact]
+    public void DuplicateDelivery_IsIgnored_WhenTheDecoderKeptOnlyTheIdsHash()
+    {
+        // The worker's decoder keeps an event id's hash, not its string: the same event, by string or by hash, is one.
+        var first = Add("s1", 0, "p1", id: "e1");
+        var hashed = new TrackerEvent
+        {
+            Type = first.Type, TimestampMs = first.TimestampMs, SessionId = "s1", Products = first.Products,
+            EventIdHash = TriggerId.StableHash("e1"),
+        };
+        var run = new Run().Push(first, hashed).Flush();
+
+        Assert.Null(hashed.EventId);
+        Assert.Equal(first.DedupHash, hashed.DedupHash);
+        Assert.Equal(1, run.Engine.Counters.DuplicatesIgnored);
+        Assert.Equal(1, run.Fired.Single().Cart.Single().Quantity);
+    }
+
+    [Fact]
     public void DuplicateDelivery_LaterInTime_DoesNotMoveTheDeadline()
     {
         var dupe = Add("s1", 0, "p1", id: "e1");

@@ -92,18 +92,54 @@ public sealed class InputBufferTests
     }
 
     [Fact]
-    public void A_message_larger_than_a_chunk_gets_its_own_array_outside_the_pool()
+    public void A_value_larger_than_a_chunk_gets_its_own_array_outside_the_pool()
     {
         var pool = new CountingPool();
         var buffer = new InputBuffer(pool);
         string big = new('y', InputBuffer.ChunkSize + 10);
-        var m = buffer.Copy(Result(0, "k", big));
+        var m = buffer.Copy(Result(0, key: null, big));
 
         Assert.Equal(0, pool.Rented);
         Assert.Equal(big.Length, m.Value.Length);
         Assert.Equal(big, Encoding.UTF8.GetString(m.Value));
         InputBuffer.Release([m]); // nothing to return, nothing thrown
         Assert.Equal(0, pool.Returned);
+    }
+
+    [Fact]
+    public void The_consumers_deserializers_write_key_and_value_into_the_buffer_and_a_dropped_message_releases_them()
+    {
+        // What Confluent.Kafka does per message: the key's and the value's bytes handed to the deserializer in turn.
+        var pool = new CountingPool();
+        var buffer = new InputBuffer(pool);
+        var deserializer = new SliceDeserializer(buffer);
+        var context = new SerializationContext(MessageComponentType.Value, "clickstream");
+        ConsumeResult<InputSlice, InputSlice> Consumed(long offset, string key, string? value) => new()
+        {
+            TopicPartitionOffset = new TopicPartitionOffset(Tp, offset),
+            Message = new Message<InputSlice, InputSlice>
+            {
+                Key = deserializer.Deserialize(Encoding.UTF8.GetBytes(key), isNull: false, context),
+                Value = value is null ? deserializer.Deserialize(default, isNull: true, context) : deserializer.Deserialize(Encoding.UTF8.GetBytes(value), isNull: false, context),
+                Timestamp = new Timestamp(5_000, TimestampType.CreateTime),
+                Headers = [],
+            },
+        };
+
+        var kept = InputBuffer.Take(Consumed(1, "s-1", """{"a":1}"""));
+        var dropped = InputBuffer.Take(Consumed(2, "s-2", null));
+        buffer.Close();
+
+        Assert.Equal(1, kept.Offset);
+        Assert.Equal("""{"a":1}""", Encoding.UTF8.GetString(kept.Value));
+        Assert.Equal("s-1", Encoding.UTF8.GetString(kept.KeyCopy()!));
+        Assert.False(dropped.HasValue);
+        Assert.Equal("s-2", Encoding.UTF8.GetString(dropped.KeyCopy()!));
+
+        InputBuffer.Release(dropped); // its partition was revoked: it holds the chunk no longer
+        Assert.Equal(0, pool.Returned);
+        InputBuffer.Release([kept]);
+        Assert.Equal(1, pool.Returned);
     }
 
     private static ConsumeResult<byte[]?, byte[]?> Result(long offset, string? key, string? value, long atMs = 1_000, Headers? headers = null) => new()
