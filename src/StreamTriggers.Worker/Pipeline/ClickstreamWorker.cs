@@ -402,7 +402,7 @@ internal sealed partial class ClickstreamWorker : BackgroundService
 
         // Reading the input topic alone, each message's topic is known: Confluent.Kafka need not build its name as a
         // new string per message (headers and timestamps are still read).
-        if (!_lifecycle.Enabled)
+        if (!_lifecycle.Enabled && config.Get("dotnet.consumer.consume.result.fields") is null)
         {
             config.ConsumeResultFields = "headers,timestamp";
         }

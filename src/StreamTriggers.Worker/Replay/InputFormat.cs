@@ -1,4 +1,5 @@
 using StreamTriggers.Decoding;
+using StreamTriggers.Sessions;
 
 namespace StreamTriggers.Worker.Replay;
 
@@ -10,9 +11,10 @@ internal enum InputFormat
 }
 
 /// <summary>Decodes one input line in either replay format, so the runner has one path for both.</summary>
-internal sealed class LineDecoder(InputFormat format, DecoderLimits limits)
+internal sealed class LineDecoder(InputFormat format, DecoderLimits limits, ProductTable? products = null)
 {
-    private readonly JsonEventDecoder _json = new(limits);
+    // Products equal to one the engine holds come back as its instance; event ids only as the hash the engine compares.
+    private readonly JsonEventDecoder _json = new(limits, products) { HashEventIds = true };
     private readonly Rees46CsvDecoder _csv = new(limits);
 
     public InputFormat Format { get; } = format;

@@ -55,7 +55,7 @@ internal sealed class ReplayRunner
         var batches = Channel.CreateBounded<List<Decoded>>(new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
 
         var format = _options.Format == InputFormat.Auto ? LineDecoder.FromPath(_options.Input) : _options.Format;
-        LineDecoder? decoder = format == InputFormat.Auto ? null : new LineDecoder(format, _options.Limits);
+        LineDecoder? decoder = format == InputFormat.Auto ? null : new LineDecoder(format, _options.Limits, engine.Products);
         long bytesRead = 0;
 
         var decoding = Task.Run(async () =>
@@ -72,7 +72,7 @@ internal sealed class ReplayRunner
                     }
                     else if (!line.Trim(" \t"u8).IsEmpty)
                     {
-                        decoder ??= new LineDecoder(LineDecoder.Sniff(line), _options.Limits);
+                        decoder ??= new LineDecoder(LineDecoder.Sniff(line), _options.Limits, engine.Products);
                         if (decoder.IsHeader(line))
                         {
                             continue;
