@@ -159,8 +159,9 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
             if (!_engine.Contains(ev.SessionId) && _requested.Add(ev.SessionId))
             {
-                // Not seen by the first pass (PeekSessionId agrees with TryDecode, so this should not happen): the
-                // session is read now rather than started without its stored state.
+                // Not in the batch's read: the first pass found it held and it has left memory since (it expired as the
+                // deadlines due before the batch fired), or the first pass named another id (PeekSessionId agrees
+                // with TryDecode, so it should not). Read it now: a session never starts afresh over stored state.
                 missing.Add(ev.SessionId);
                 await LoadAsync([ev.SessionId], ct).ConfigureAwait(false);
             }
