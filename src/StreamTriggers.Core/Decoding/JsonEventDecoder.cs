@@ -146,7 +146,7 @@ public sealed class JsonEventDecoder
             return null;
         }
 
-        return string.IsNullOrEmpty(id) ? null : id;
+        return id; // ReadSessionId reads null and "" as no id
     }
 
     private bool ReadTopLevel(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
@@ -415,30 +415,16 @@ public sealed class JsonEventDecoder
     // Ids may arrive as numbers from some trackers; they are kept as their literal text.
     private bool ReadId(ref Utf8JsonReader reader, string field, out string? value, out Rejection rejection)
     {
-        if (reader.TokenType == JsonTokenType.Number)
-        {
-            value = Encoding.UTF8.GetString(reader.ValueSpan);
-            rejection = default;
-            return true;
-        }
-
-        return ReadString(ref reader, field, out value, out rejection);
+        bool ok = CheckId(ref reader, field, out bool present, out rejection);
+        value = ok ? ReadToken(ref reader, present) : null;
+        return ok;
     }
 
     private bool ReadString(ref Utf8JsonReader reader, string field, out string? value, out Rejection rejection)
     {
-        value = null;
-        if (!CheckString(ref reader, field, out bool present, out rejection))
-        {
-            return false;
-        }
-
-        if (present)
-        {
-            value = reader.GetString();
-        }
-
-        return true;
+        bool ok = CheckString(ref reader, field, out bool present, out rejection);
+        value = ok ? ReadToken(ref reader, present) : null;
+        return ok;
     }
 
     /// <summary>

@@ -19,6 +19,7 @@ public sealed class TrackerEvent
 
     /// <summary>The hash deduplication compares: <see cref="EventIdHash"/>, or the hash of <see cref="EventId"/>; 0 without an id.</summary>
     public ulong DedupHash => EventIdHash != 0 ? EventIdHash : EventId is null ? 0 : Triggers.TriggerId.StableHash(EventId);
+
     public string? UserId { get; init; }
     public string? Email { get; init; }
 

@@ -29,9 +29,9 @@ public static class CloudEvent
     }
 
     // The envelope's type per trigger type, built once (not per trigger).
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<TriggerType, string> TypeNames = new();
+    private static readonly string[] TypeNames = [.. Enum.GetValues<TriggerType>().Select(t => TypePrefix + TriggerTypes.Name(t))];
 
-    private static string TypeName(TriggerType type) => TypeNames.GetOrAdd(type, static t => TypePrefix + TriggerTypes.Name(t));
+    private static string TypeName(TriggerType type) => TypeNames[(int)type];
 
     public static byte[] Serialize(Trigger t, string source) =>
         Buffers.ScratchBuffer.Json((t, source), TriggerJson.WriterOptions, static (w, x) => Write(w, x.t, x.source));
