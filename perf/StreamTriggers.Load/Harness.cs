@@ -40,6 +40,22 @@ internal sealed class Harness : IAsyncDisposable
     /// <summary>The <c>/metrics</c> address of the worker the tool started last (or <c>--worker-metrics</c> for an external one).</summary>
     public string? WorkerMetricsUrl { get; private set; }
 
+    /// <summary>The processes whose CPU a run accounts for: this one (the tool, the embedded broker, an in-process worker), the child workers, the redis-server started here.</summary>
+    public IEnumerable<CpuAccount.Target> CpuTargets()
+    {
+        string self = Options.ChildWorker || Options.ExternalWorker ? "tool" : "tool + worker";
+        yield return new CpuAccount.Target(Options.Embedded ? self + " + embedded broker" : self, Environment.ProcessId);
+        for (int i = 0; i < _children.Count; i++)
+        {
+            yield return new CpuAccount.Target(_children.Count == 1 ? "worker" : $"worker {i + 1}", _children[i].Id);
+        }
+
+        if (_redisProcess is { HasExited: false } redis)
+        {
+            yield return new CpuAccount.Target("redis-server", redis.Id);
+        }
+    }
+
     public string Describe => $"Kafka {(Options.Embedded ? "embedded (librdkafka mock cluster, in process)" : Bootstrap)}; " +
         $"Redis {(RedisConfiguration is null ? "none (in-memory state)" : _redisProcess is null ? RedisConfiguration : $"redis-server {RedisConfiguration} (AOF, fsync every second)")}; " +
         $"worker {(Options.ExternalWorker ? "external" : Options.ChildWorker ? "in a child process" : "in process")}";

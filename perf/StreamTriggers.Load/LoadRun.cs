@@ -46,6 +46,9 @@ internal sealed class LoadResult
 
     /// <summary>The seconds <see cref="WorkerGc"/> covers.</summary>
     public double WorkerGcSeconds { get; set; }
+
+    /// <summary>CPU by process and thread role over the send phase; null where there is no <c>/proc</c>.</summary>
+    public CpuUse? Cpu { get; set; }
 }
 
 /// <summary>
@@ -152,6 +155,9 @@ internal static class LoadRun
 
         var gcClock = Stopwatch.StartNew();
         var gcPrevious = gcFirst;
+        var cpuTargets = h.CpuTargets().ToList();
+        var cpuFirst = CpuAccount.Take(cpuTargets);
+        long consumedFirst = consumed();
         var clock = Stopwatch.StartNew();
         long sent = 0;
         long lastConsumed = 0;
@@ -219,6 +225,7 @@ internal static class LoadRun
         }
 
         result.SendSeconds = clock.Elapsed.TotalSeconds;
+        result.Cpu = CpuAccount.Between(cpuFirst, CpuAccount.Take(cpuTargets), result.SendSeconds, consumed() - consumedFirst);
         result.EventsSent = sent;
         foreach (var (id, what, partition) in source.EndOpenSessions())
         {

@@ -61,6 +61,11 @@ if (result.WorkerGc is { } gc)
     Console.WriteLine($"worker GC         {gc.Line(result.WorkerGcSeconds)}");
 }
 
+foreach (var line in result.Cpu?.Lines() ?? [])
+{
+    Console.WriteLine($"CPU               {line}");
+}
+
 foreach (var example in result.MissingExamples)
 {
     Console.WriteLine($"  missing: {example}");

@@ -38,6 +38,7 @@ internal static class Report
         ["redis_bytes_per_idle_session"] = r.RedisBytesPerIdleSession is { } b ? Round(b) : null,
         ["sessions_started"] = r.SessionsStarted,
         ["worker_gc"] = r.WorkerGc?.ToJson(r.WorkerGcSeconds),
+        ["cpu"] = r.Cpu?.ToJson(),
         ["compare"] = compare?.ToJson(),
         ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax), gc_pause_ms = Round(s.GcPauseMs) }),
         ["notes"] = r.Notes,
@@ -73,6 +74,47 @@ internal static class Report
 
     private static double Round(double v) => Math.Round(v, 2);
 
+    // Cores per process, split by thread role, as a stacked bar per process: who holds the machine.
+    internal static string CpuTable(CpuUse cpu)
+    {
+        string[] roles = ["app", "gc", "jit", "librdkafka", "embedded broker"];
+        string[] colours = ["#1565c0", "#c62828", "#f9a825", "#2e7d32", "#6d4c41"];
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"<h2>Where the CPU went (send phase)</h2><p>The machine was {cpu.MachineBusyShare:P0} busy over {cpu.Seconds:0.#} s ({cpu.Cores} cores); {cpu.Events:N0} events consumed in that time. Cores used on average (1.00 = one core all the time), by thread role.</p>");
+        sb.Append("<table><tr><th>process</th><th>cores</th>");
+        foreach (var role in roles)
+        {
+            sb.Append("<th>").Append(E(role)).Append("</th>");
+        }
+
+        sb.Append("<th>us per event</th><th></th></tr>");
+        const double BarWidth = 240;
+        foreach (var p in cpu.Processes)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(p.Name)}</td><td>{p.Cores:0.00}</td>");
+            foreach (var role in roles)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<td>{(p.ByRole.TryGetValue(role, out double c) ? c.ToString("0.00", CultureInfo.InvariantCulture) : "")}</td>");
+            }
+
+            sb.Append(CultureInfo.InvariantCulture, $"<td>{(cpu.MicrosecondsPerEvent(p.Name) is { } us ? us.ToString("0.0", CultureInfo.InvariantCulture) : "")}</td><td><svg width=\"{BarWidth}\" height=\"14\">");
+            double x = 0;
+            for (int i = 0; i < roles.Length; i++)
+            {
+                double w = p.ByRole.GetValueOrDefault(roles[i]) / Math.Max(1, cpu.Cores) * BarWidth;
+                if (w > 0)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x:0.#}\" y=\"1\" width=\"{w:0.#}\" height=\"12\" fill=\"{colours[i]}\"><title>{E(roles[i])}</title></rect>");
+                    x += w;
+                }
+            }
+
+            sb.Append("</svg></td></tr>");
+        }
+
+        return sb.Append("</table>").ToString();
+    }
+
     private static string Html(LoadResult r, LoadOptions o, CompareResult? compare)
     {
         var sb = new StringBuilder();
@@ -105,6 +147,11 @@ internal static class Report
         {
             sb.Append("<p>The worker's garbage collections (from its <code>/metrics</code>; a trigger due during a pause is late by the rest of it): ")
               .Append(E(gc.Line(r.WorkerGcSeconds))).Append(".</p>");
+        }
+
+        if (r.Cpu is { } cpu)
+        {
+            sb.Append(CpuTable(cpu));
         }
 
         if (compare is not null)

@@ -28,4 +28,23 @@ public sealed class ReportTests
             settings.Keys);
         Assert.Equal("800000", settings["DOTNET_GCGen0MaxBudget"]);
     }
+
+    [Fact]
+    public void CpuTable_HasARowAndABarPerProcess_SplitByRole()
+    {
+        var cpu = new CpuUse(10, 2, 0.95, 1_000_000,
+        [
+            new("worker", 1.2, new Dictionary<string, double> { ["app"] = 0.8, ["gc"] = 0.4 }),
+            new("redis-server", 0.1, new Dictionary<string, double> { ["app"] = 0.1 }),
+        ]);
+
+        string html = Report.CpuTable(cpu);
+
+        Assert.Contains("<td>worker</td><td>1.20</td><td>0.80</td><td>0.40</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td>12.0</td>", html, StringComparison.Ordinal); // 1.2 cores x 10 s / 1,000,000 events
+        Assert.Contains("<td>redis-server</td><td>0.10</td>", html, StringComparison.Ordinal);
+        // Bars are scaled to the machine: 0.8 of 2 cores is a third of the 240 px bar.
+        Assert.Contains("width=\"96\" height=\"12\" fill=\"#1565c0\"", html, StringComparison.Ordinal);
+        Assert.Equal(3, html.Split("<rect ").Length - 1);
+    }
 }
