@@ -57,6 +57,18 @@ public class ReplayCommandTests
         Assert.Contains("no file at", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void WorkerRuntimeConfig_IsServerGcWithBackgroundCollections_AndTheGen0Cap()
+    {
+        // What the live worker's lateness figures were measured with (README, Performance): server GC, background
+        // gen2 collections, the 5 MB gen0 budget. `replay` switches itself to batch collections at start.
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "streamtriggers.runtimeconfig.json")));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.True(properties.GetProperty("System.GC.Server").GetBoolean());
+        Assert.True(properties.GetProperty("System.GC.Concurrent").GetBoolean());
+        Assert.Equal(5242880, properties.GetProperty("System.GC.Gen0MaxBudget").GetInt32());
+    }
+
     private static (int Code, string Stdout, string Stderr) RunCli(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
