@@ -20,6 +20,9 @@ internal static class CpuAccount
     /// <summary>One reading: the machine's busy and total CPU seconds (all cores) and each target's times.</summary>
     public sealed record Snapshot(double MachineBusySeconds, double MachineTotalSeconds, IReadOnlyList<ProcessTimes> Processes);
 
+    /// <summary>Every role, in the order reports show them; threads no prefix below names are app.</summary>
+    public static readonly string[] RoleNames = ["app", "gc", "jit", "librdkafka", "embedded broker"];
+
     // Thread names (a Linux comm, at most 15 characters) to roles; the first prefix that matches wins.
     private static readonly (string Prefix, string Role)[] Roles =
     [
@@ -195,19 +198,19 @@ internal static class CpuAccount
             }
 
             double total = Math.Max(0, now.TotalSeconds - before.TotalSeconds);
+            // App is what the named roles leave of the process's total: that includes threads that ended inside the
+            // window (counted in the total, in no thread's reading).
             var roles = new Dictionary<string, double>();
             foreach (var (role, seconds) in now.ByRole)
             {
                 double used = seconds - before.ByRole.GetValueOrDefault(role);
-                if (used > 0)
+                if (role != "app" && used > 0)
                 {
                     roles[role] = used;
                 }
             }
 
-            // Threads that ended inside the window count in the process's total but in no role: they stay in app.
-            double named = roles.Where(kv => kv.Key != "app").Sum(kv => kv.Value);
-            roles["app"] = Math.Max(0, total - named);
+            roles["app"] = Math.Max(0, total - roles.Values.Sum());
             processes.Add(new CpuUse.Process(now.Name, total / wallSeconds,
                 roles.Where(kv => kv.Value > 0).OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => kv.Value / wallSeconds)));
         }

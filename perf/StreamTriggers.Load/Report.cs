@@ -77,8 +77,8 @@ internal static class Report
     // Cores per process, split by thread role, as a stacked bar per process: who holds the machine.
     internal static string CpuTable(CpuUse cpu)
     {
-        string[] roles = ["app", "gc", "jit", "librdkafka", "embedded broker"];
-        string[] colours = ["#1565c0", "#c62828", "#f9a825", "#2e7d32", "#6d4c41"];
+        var roles = CpuAccount.RoleNames;
+        string[] colours = ["#1565c0", "#c62828", "#f9a825", "#2e7d32", "#6d4c41"]; // one per role, in its order
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"<h2>Where the CPU went (send phase)</h2><p>The machine was {cpu.MachineBusyShare:P0} busy over {cpu.Seconds:0.#} s ({cpu.Cores} cores); {cpu.Events:N0} events consumed in that time. Cores used on average (1.00 = one core all the time), by thread role.</p>");
         sb.Append("<table><tr><th>process</th><th>cores</th>");

@@ -45,9 +45,6 @@ public sealed partial class SessionEngine
     private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
     private readonly TimerIndex _timers = new();
     private readonly ProductTable _products;
-
-    /// <summary>The products its sessions hold, one instance per distinct product (shared with a decoder).</summary>
-    public ProductTable Products => _products;
     private readonly List<SessionState> _dirty = [];
     private readonly Stack<SessionState> _recycled = new();
     private long _now = long.MinValue;
@@ -96,6 +93,9 @@ public sealed partial class SessionEngine
     public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
 
     public bool Contains(string sessionId) => _sessions.ContainsKey(sessionId);
+
+    /// <summary>The products its sessions hold, one instance per distinct product (shared with a decoder).</summary>
+    public ProductTable Products => _products;
 
     /// <summary>The engine's own instance of a session id it holds, found without a string for it; null otherwise.</summary>
     public string? HeldId(ReadOnlySpan<char> sessionId) =>

@@ -379,6 +379,8 @@ internal sealed partial class ClickstreamWorker : BackgroundService
             consumer?.Dispose();
         }
 
+        _input.Close(); // nothing consumes any more: the buffer's current chunk goes back once its messages are released
+
         _admin?.Dispose();
 
         if (flush.IsCompleted)
