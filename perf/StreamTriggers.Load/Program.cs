@@ -59,6 +59,10 @@ if (result.RedisBytesPerIdleSession is { } perSession)
 if (result.WorkerGc is { } gc)
 {
     Console.WriteLine($"worker GC         {gc.Line(result.WorkerGcSeconds)}");
+    if (gc.Late.Line() is { } late)
+    {
+        Console.WriteLine($"late at worker    {late}");
+    }
 }
 
 foreach (var line in result.Cpu?.Lines() ?? [])

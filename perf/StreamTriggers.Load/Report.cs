@@ -38,6 +38,7 @@ internal static class Report
         ["redis_bytes_per_idle_session"] = r.RedisBytesPerIdleSession is { } b ? Round(b) : null,
         ["sessions_started"] = r.SessionsStarted,
         ["worker_gc"] = r.WorkerGc?.ToJson(r.WorkerGcSeconds),
+        ["late_at_worker"] = r.WorkerGc?.Late is { ThresholdMs: not null } late ? late.ToJson() : null,
         ["cpu"] = r.Cpu?.ToJson(),
         ["compare"] = compare?.ToJson(),
         ["timeline"] = r.Timeline.Select(s => new { s.Second, s.Sent, s.Consumed, s.Lag, s.Triggers, p50_ms = Round(s.LatenessP50), p99_ms = Round(s.LatenessP99), max_ms = Round(s.LatenessMax), gc_pause_ms = Round(s.GcPauseMs) }),
@@ -73,6 +74,38 @@ internal static class Report
     }
 
     private static double Round(double v) => Math.Round(v, 2);
+
+    // Where the worker's late triggers waited, as one stacked bar with a legend: what to fix first.
+    internal static string LateWaitBar(LateWait late)
+    {
+        if (late.ThresholdMs is not { } over)
+        {
+            return string.Empty;
+        }
+
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"<h2>Where late triggers waited (at the worker)</h2><p>{late.Triggers:N0} triggers were handed to the producer more than {over:0.#} ms after their deadline + allowed lateness");
+        if (late.Triggers == 0)
+        {
+            return sb.Append(".</p>").ToString();
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $", {late.TotalMs / late.Triggers:0.0} ms after their due time on average. Their partitions meanwhile (<i>idle</i>: waiting for input or the timer's wake-up; <i>gc</i>: every thread stopped):</p>");
+        string[] colours = ["#9e9e9e", "#1565c0", "#2e7d32", "#f9a825", "#ef6c00", "#6d4c41", "#c62828", "#bdbdbd"]; // one per worker phase, in its order
+        const double BarWidth = 480;
+        sb.Append("<svg width=\"").Append(BarWidth).Append("\" height=\"18\">");
+        var legend = new StringBuilder();
+        double x = 0;
+        foreach (var (phase, share) in late.Shares())
+        {
+            string colour = colours[Math.Max(0, Array.IndexOf(StreamTriggers.Worker.Pipeline.LoopTimeline.SlotNames, phase)) % colours.Length];
+            sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{x:0.#}\" y=\"1\" width=\"{share * BarWidth:0.#}\" height=\"16\" fill=\"{colour}\"><title>{E(phase)} {share:P0}</title></rect>");
+            legend.Append(CultureInfo.InvariantCulture, $"<span style=\"color:{colour}\">&#9632;</span> {E(phase)} {share * 100:0}% &nbsp; ");
+            x += share * BarWidth;
+        }
+
+        return sb.Append("</svg><p>").Append(legend).Append("</p>").ToString();
+    }
 
     // Cores per process, split by thread role, as a stacked bar per process: who holds the machine.
     internal static string CpuTable(CpuUse cpu)
@@ -147,6 +180,7 @@ internal static class Report
         {
             sb.Append("<p>The worker's garbage collections (from its <code>/metrics</code>; a trigger due during a pause is late by the rest of it): ")
               .Append(E(gc.Line(r.WorkerGcSeconds))).Append(".</p>");
+            sb.Append(LateWaitBar(gc.Late));
         }
 
         if (r.Cpu is { } cpu)

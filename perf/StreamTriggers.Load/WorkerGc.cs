@@ -11,6 +11,9 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
 {
     public static readonly GcReading Empty = new(new Dictionary<int, Generation>(), 0, 0);
 
+    /// <summary>The late triggers the worker counted, read from the same exposition.</summary>
+    public LateWait Late { get; init; } = LateWait.Empty;
+
     /// <summary>One generation's pauses: how many, their total, and cumulative counts at each bucket's upper bound.</summary>
     internal sealed record Generation(long Count, double SumMs, IReadOnlyList<(double Le, long Count)> Buckets);
 
@@ -29,7 +32,7 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
             pauses[gen] = new Generation(now.Count - (before?.Count ?? 0), now.SumMs - (before?.SumMs ?? 0), buckets);
         }
 
-        return new GcReading(pauses, PromotedGen0 - earlier.PromotedGen0, PromotedGen1 - earlier.PromotedGen1);
+        return new GcReading(pauses, PromotedGen0 - earlier.PromotedGen0, PromotedGen1 - earlier.PromotedGen1) { Late = Late.Since(earlier.Late) };
     }
 
     /// <summary>Pauses of any generation longer than <paramref name="ms"/> (a bucket bound of the endpoint's histogram).</summary>
@@ -87,6 +90,9 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
         var sum = new Dictionary<int, double>();
         var buckets = new Dictionary<int, List<(double, long)>>();
         long promoted0 = 0, promoted1 = 0;
+        long late = 0;
+        double? lateOver = null;
+        var lateWait = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var raw in text.Split('\n'))
         {
             string line = raw.Trim();
@@ -106,6 +112,19 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
 
             string name = line[..brace];
             var labels = Labels(line[(brace + 1)..close]);
+            if (name == "streamtriggers_trigger_late_total")
+            {
+                late += (long)value;
+                lateOver = labels.TryGetValue("over_ms", out var over) && double.TryParse(over, NumberStyles.Float, CultureInfo.InvariantCulture, out double o) ? o : lateOver;
+                continue;
+            }
+
+            if (name == "streamtriggers_trigger_late_wait_milliseconds_total" && labels.TryGetValue("phase", out var phase))
+            {
+                lateWait[phase] = value;
+                continue;
+            }
+
             if (!labels.TryGetValue("generation", out var g) || !int.TryParse(g, CultureInfo.InvariantCulture, out int gen))
             {
                 continue;
@@ -133,7 +152,7 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
 
         var pauses = count.ToDictionary(kv => kv.Key, kv => new Generation(kv.Value, sum.GetValueOrDefault(kv.Key),
             buckets.TryGetValue(kv.Key, out var b) ? b : []));
-        return new GcReading(pauses, promoted0, promoted1);
+        return new GcReading(pauses, promoted0, promoted1) { Late = new LateWait(lateOver, late, lateWait) };
     }
 
     private static Dictionary<string, string> Labels(string s)
@@ -150,6 +169,45 @@ internal sealed record GcReading(IReadOnlyDictionary<int, GcReading.Generation> 
 
         return labels;
     }
+}
+
+/// <summary>
+/// The triggers a worker handed to its producer later than its <c>LateTriggerThreshold</c>
+/// (<c>streamtriggers_trigger_late_total</c>, labelled <c>over_ms</c>), and where their partitions were while they
+/// waited (<c>streamtriggers_trigger_late_wait_milliseconds_total</c> by <c>phase</c>): cumulative, so a run's figures
+/// are the difference of two readings.
+/// </summary>
+internal sealed record LateWait(double? ThresholdMs, long Triggers, IReadOnlyDictionary<string, double> WaitMs)
+{
+    public static readonly LateWait Empty = new(null, 0, new Dictionary<string, double>());
+
+    /// <summary>The wait of all of them together (ms).</summary>
+    public double TotalMs => WaitMs.Values.Sum();
+
+    /// <summary>This reading minus an earlier one.</summary>
+    public LateWait Since(LateWait earlier) => new(ThresholdMs ?? earlier.ThresholdMs, Triggers - earlier.Triggers,
+        WaitMs.ToDictionary(kv => kv.Key, kv => kv.Value - earlier.WaitMs.GetValueOrDefault(kv.Key), StringComparer.Ordinal));
+
+    /// <summary>Phases by their share of the wait, largest first (those with none left out).</summary>
+    public IEnumerable<(string Phase, double Share)> Shares()
+    {
+        double total = TotalMs;
+        return total <= 0 ? [] : WaitMs.Where(kv => kv.Value > 0).OrderByDescending(kv => kv.Value).Select(kv => (kv.Key, kv.Value / total));
+    }
+
+    public object ToJson() => new
+    {
+        over_ms = ThresholdMs,
+        triggers = Triggers,
+        mean_wait_ms = Triggers > 0 ? Math.Round(TotalMs / Triggers, 2) : 0,
+        wait_ms_by_phase = WaitMs.Where(kv => kv.Value > 0).OrderByDescending(kv => kv.Value).ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 1)),
+    };
+
+    /// <summary>One line for the console; null when the worker exports no such series (an older worker).</summary>
+    public string? Line() => ThresholdMs is not { } over ? null
+        : Triggers == 0 ? string.Create(CultureInfo.InvariantCulture, $"none over {over:0.#} ms at hand-over to the producer")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{Triggers:N0} over {over:0.#} ms at hand-over to the producer, mean wait {TotalMs / Triggers:0.0} ms, spent: {string.Join(", ", Shares().Select(s => $"{s.Phase} {s.Share * 100:0}%"))}");
 }
 
 /// <summary>Reads a worker's <c>/metrics</c> once a second in the background; <see cref="Latest"/> is the newest reading.</summary>

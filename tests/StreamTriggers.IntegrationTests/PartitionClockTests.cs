@@ -101,22 +101,61 @@ public sealed class PartitionClockTests : IDisposable
     }
 
     [Fact]
+    public async Task ADeadlineDueWithinABatch_GoesOut_WhileTheBatchWaitsForANewVisitorsRead()
+    {
+        // A cart at t0 - 10 s, due at t0 - 8 s, and a browser at t0 - 9.9 s, both held. The next batch: a new visitor
+        // at t0 - 9 s, whose read hangs, then the browser again at t0 - 7.95 s. The browser's event moves the clock past
+        // the cart's deadline; the visitor's events cannot touch the cart (nor, at t0 - 9 s + the gap, be closed by that
+        // clock), so the cart must go out while the read hangs, not after it.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingLoadStore(hangFor: "slow-visitor");
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var run = await StartAsync(store);
+
+        run.Enqueue(Message(0, "due-cart", "product_added", t0 - 10_000));
+        run.Enqueue(Message(1, "browser", "page_viewed", t0 - 9_900));
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "due-cart", t0 - 8_000);
+        await Task.Delay(500); // the first batch is applied; by its clock (t0 - 9.9 s) nothing is due
+        Assert.Empty(collector.Received);
+
+        run.Enqueue(Message(2, "slow-visitor", "product_added", t0 - 9_000));
+        run.Enqueue(Message(3, "browser", "page_viewed", t0 - 7_950));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the second batch never read its session");
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the read");
+        Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
+
+        // After the read the visitor's add is applied; its cart fires at t0 - 7 s once the clock gets there.
+        store.Release();
+        run.Enqueue(Message(4, "browser", "page_viewed", t0 - 6_000));
+        string visitor = TriggerId.Create(TriggerType.CartAbandoned, "slow-visitor", t0 - 7_000);
+        Assert.Contains(await collector.WaitForAsync([visitor], TimeSpan.FromSeconds(10)), r => r.Id == visitor);
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task ANewVisitorsEvents_InOneBatch_StayOneVisit_WhileTheClockMovesOnDuringTheirRead()
     {
         // A new visitor adds a product at t0 - 10 s and another at t0 - 8.5 s (gap 2 s: one visit, due at t0 - 6.5 s),
-        // both in one batch, the last known at t0 to be the newest message. While the visitor's session is read the
-        // partition may fire what it holds up to the clock, but not past t0 - 8 s: there the visitor's first add
-        // alone would look abandoned, before its second add is applied.
+        // both in one batch with a held session's event at t0 - 5 s, the last known at t0 to be the newest message.
+        // While the visitor's session is read the partition may apply the held session's event and fire what it holds,
+        // but its clock must not pass t0 - 8 s: there the visitor's first add alone would look abandoned, before its
+        // second add is applied.
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var store = new HangingLoadStore(hangFor: "blocker");
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
         var run = await StartAsync(store);
 
-        // The partition is held up in another read while both adds are queued, so they make one batch.
-        run.Enqueue(Message(0, "blocker", "page_viewed", t0 - 10_500));
-        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the first batch never read its session");
-        run.Enqueue(Message(1, "visitor", "product_added", t0 - 10_000, "p-1"));
-        run.Enqueue(Message(2, "visitor", "product_added", t0 - 8_500, "p-2"), t0);
+        run.Enqueue(Message(0, "held", "page_viewed", t0 - 10_800));
+        await Task.Delay(500); // applied: held, open until t0 - 8.8 s
+
+        // The partition is held up in another read while the adds are queued, so they make one batch.
+        run.Enqueue(Message(1, "blocker", "page_viewed", t0 - 10_500));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the blocker's batch never read its session");
+        run.Enqueue(Message(2, "visitor", "product_added", t0 - 10_000, "p-1"));
+        run.Enqueue(Message(3, "visitor", "product_added", t0 - 8_500, "p-2"));
+        run.Enqueue(Message(4, "held", "page_viewed", t0 - 9_000), t0);
         store.Release();
 
         string whole = TriggerId.Create(TriggerType.CartAbandoned, "visitor", t0 - 6_500);
@@ -127,6 +166,93 @@ public sealed class PartitionClockTests : IDisposable
 
         Assert.Null(run.Failure);
         await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public async Task BatchesAppliedAroundTheirReads_PublishTheTriggersOfOffsetOrder(int seed)
+    {
+        // Forty returning visitors over 80 s of arrivals (gap 2 s), some events arriving up to 3 s after their time.
+        // The partition commits every batch, so a closed visit is written and leaves memory, and the visitor's next
+        // event needs a read, answered after a random delay while more input queues: batches mix held sessions with
+        // sessions being read. What is published must be exactly what applying the messages in offset order fires.
+        var rng = new Random(seed);
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
+        var messages = new List<ConsumeResult<byte[]?, byte[]?>>();
+        long arrival = t0;
+        for (int i = 0; i < 400; i++)
+        {
+            arrival += rng.Next(0, 400);
+            string type = rng.Next(6) switch { 0 => "page_viewed", 1 or 2 or 3 => "product_added", 4 => "checkout_started", _ => "order_completed" };
+            long eventTime = arrival - (rng.Next(8) == 0 ? rng.Next(0, 3_000) : rng.Next(0, 50));
+            messages.Add(Message(i, $"visitor-{rng.Next(40)}", type, eventTime, $"p-{rng.Next(4)}", arrival));
+        }
+
+        messages.Add(Message(400, "closer", "page_viewed", arrival + 600_000)); // moves the clock past every deadline
+
+        var rules = new RulesOptions { Gap = Gap };
+        var reference = new SessionEngine(rules);
+        var decoder = new JsonEventDecoder(new DecoderLimits());
+        var expected = new List<Trigger>();
+        long clock = long.MinValue;
+        foreach (var m in messages)
+        {
+            clock = Math.Max(clock, m.Message.Timestamp.UnixTimestampMs - (long)rules.AllowedLateness.TotalMilliseconds);
+            Assert.True(decoder.TryDecode(m.Message.Value, out var ev, out _));
+            reference.Apply(ev!, clock, expected, m.Offset);
+        }
+
+        Assert.InRange(expected.Count, 20, 400); // the traffic fires enough to compare
+        var store = new DelayedLoadStore(seed);
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var run = await StartAsync(store, new WorkerOptions { CommitInterval = TimeSpan.Zero, OpenSessionWriteDelay = TimeSpan.Zero });
+        foreach (var m in messages)
+        {
+            run.Enqueue(m);
+            if (rng.Next(3) == 0)
+            {
+                await Task.Delay(rng.Next(1, 4)); // batches of a few messages, some taken while a read is in flight
+            }
+        }
+
+        await collector.WaitForAsync([.. expected.Select(t => t.Id)], TimeSpan.FromSeconds(30));
+        Assert.True(store.Loads > 50, $"only {store.Loads} reads: the batches did not wait for sessions");
+        await Task.Delay(500); // nothing more comes
+        Assert.Equal(expected.Select(t => $"{t.Id} [{TestStream.CartOf(t)}]").Order(), collector.Received.Select(r => $"{r.Id} [{r.Cart}]").Order());
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>An in-memory store whose reads answer after a random delay of up to 5 ms.</summary>
+    private sealed class DelayedLoadStore(int seed) : IStateStore
+    {
+        private readonly InMemoryStateStore _inner = new();
+        private readonly Random _rng = new(seed);
+        private int _loads;
+
+        public int Loads => Volatile.Read(ref _loads);
+
+        public async Task<byte[]?[]> LoadAsync(PartitionClaim claim, IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _loads);
+            int delay;
+            lock (_rng) delay = _rng.Next(0, 6);
+            await Task.Delay(delay, cancellationToken);
+            return await _inner.LoadAsync(claim, sessionIds, cancellationToken);
+        }
+
+        public Task<PartitionClaim> ClaimAsync(PartitionId partition, CancellationToken cancellationToken) => _inner.ClaimAsync(partition, cancellationToken);
+
+        public Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken) =>
+            _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+
+        public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken) =>
+            _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
+
+        public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
     }
 
     /// <summary>An in-memory store whose read of one session hangs until released.</summary>
@@ -164,13 +290,13 @@ public sealed class PartitionClockTests : IDisposable
     }
 
     // One partition processor over the given store, publishing to the mock cluster's trigger topic, started.
-    private async Task<Running> StartAsync(IStateStore store)
+    private async Task<Running> StartAsync(IStateStore store, WorkerOptions? options = null)
     {
         var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
         var run = new Running { Stats = new WorkerStats(new Worker.Operations.WorkerMetrics()) };
         run.Processor = new PartitionProcessor(_partition, claim, store,
             new TriggerPublisher(_producer, new Kafka.KafkaOptions { BootstrapServers = _kafka.BootstrapServers }, "test", NullLogger.Instance),
-            new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
+            options ?? new WorkerOptions(), new RulesOptions { Gap = Gap }, new LifecycleOptions { Enabled = false }, new DecoderLimits(),
             TimeProvider.System, NullLogger.Instance, run.Stats, new Worker.Operations.LogPseudonyms("k"), _ => { }, ex => run.Failure = ex);
         run.Processor.Start();
         return run;
@@ -189,7 +315,8 @@ public sealed class PartitionClockTests : IDisposable
             Assert.True(Processor.TryEnqueue(new InputItem(Input.Copy(message), newestAtMs)));
     }
 
-    private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs, string product = "p-1")
+    // arrivalMs: the Kafka timestamp (the event's own time by default).
+    private ConsumeResult<byte[]?, byte[]?> Message(long offset, string session, string type, long atMs, string product = "p-1", long? arrivalMs = null)
     {
         string json = $$"""{"event_id":"{{session}}-{{offset}}","type":"{{type}}","timestamp":"{{Time.UnixTime.Format(atMs)}}","session_id":"{{session}}"{{(type == "product_added" ? $",\"product\":{{\"id\":\"{product}\"}}" : "")}}}""";
         return new ConsumeResult<byte[]?, byte[]?>
@@ -199,7 +326,7 @@ public sealed class PartitionClockTests : IDisposable
             {
                 Key = Encoding.UTF8.GetBytes(session),
                 Value = Encoding.UTF8.GetBytes(json),
-                Timestamp = new Timestamp(atMs, TimestampType.CreateTime),
+                Timestamp = new Timestamp(arrivalMs ?? atMs, TimestampType.CreateTime),
             },
         };
     }

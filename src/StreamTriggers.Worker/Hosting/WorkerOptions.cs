@@ -48,6 +48,14 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan CustomerTimerHorizon { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// A trigger handed to the producer later than this after its deadline plus the allowed lateness is counted
+    /// (<c>streamtriggers_trigger_late_total</c>), and its wait split by what its partition was doing meanwhile
+    /// (<c>streamtriggers_trigger_late_wait_milliseconds_total</c>: idle, read, apply, publish, acks, commit, GC).
+    /// Default 20 ms.
+    /// </summary>
+    public TimeSpan LateTriggerThreshold { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>The CloudEvents <c>source</c> of every trigger. Default <c>streamtriggers</c>.</summary>
     public string Source { get; set; } = "streamtriggers";
 
@@ -78,6 +86,8 @@ public sealed class WorkerOptions
             yield return $"{prefix}:MaxPendingSessions is {MaxPendingSessions}; it must be between 1 and 1000000.";
         if (CustomerTimerHorizon < TimeSpan.FromSeconds(1) || CustomerTimerHorizon > TimeSpan.FromDays(1))
             yield return $"{prefix}:CustomerTimerHorizon is {Duration.Format(CustomerTimerHorizon)}; it must be between 1s and 1d.";
+        if (LateTriggerThreshold < TimeSpan.Zero || LateTriggerThreshold > TimeSpan.FromHours(1))
+            yield return $"{prefix}:LateTriggerThreshold is {Duration.Format(LateTriggerThreshold)}; it must be between 0s and 1h.";
         if (string.IsNullOrWhiteSpace(Source))
             yield return $"{prefix}:Source must not be empty.";
     }

@@ -28,6 +28,10 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Histogram<double> _storeDuration;
     private readonly Histogram<double> _produceDuration;
     private readonly Histogram<double> _lateness;
+    private readonly Counter<long> _late;
+    private readonly Counter<double> _lateWait;
+    private readonly KeyValuePair<string, object?>[] _lateWaitTags;
+    private KeyValuePair<string, object?> _lateTag;
     private readonly Histogram<double> _gcPause;
     private readonly Counter<long> _gcPromoted;
     private readonly GcEvents _gcEvents;
@@ -51,6 +55,9 @@ internal sealed class WorkerMetrics : IDisposable
         _storeDuration = _meter.CreateHistogram<double>("streamtriggers.store.duration", "ms", "State store round trips, by operation");
         _produceDuration = _meter.CreateHistogram<double>("streamtriggers.produce.duration", "ms", "Publishing a batch's triggers and dead letters until acknowledged");
         _lateness = _meter.CreateHistogram<double>("streamtriggers.trigger.lateness", "ms", "Publication time minus (deadline + allowed lateness)");
+        _late = _meter.CreateCounter<long>("streamtriggers.trigger.late", "{trigger}", "Triggers handed to the producer later than LateTriggerThreshold after deadline + allowed lateness");
+        _lateWait = _meter.CreateCounter<double>("streamtriggers.trigger.late.wait", "ms", "Those late triggers' waits (due to hand-over), by what their partition was doing: idle (waiting for input or its timer), read, apply, publish, acks, commit, gc (every thread stopped), unrecorded");
+        _lateWaitTags = [.. Pipeline.LoopTimeline.SlotNames.Select(n => new KeyValuePair<string, object?>("phase", n))];
         _gcPause = _meter.CreateHistogram<double>("streamtriggers.gc.pause", "ms", "Garbage collection pauses (every thread stopped), by generation collected");
         _gcPromoted = _meter.CreateCounter<long>("streamtriggers.gc.promoted", "By", "Bytes garbage collections promoted (copied or kept) out of generation 0 and 1, by generation");
         _meter.CreateObservableGauge("streamtriggers.timers.pending", ObservePendingTimers, "{timer}", "Timers waiting in memory, per partition: open sessions' deadlines (input topic), customers due within the horizon (customer topic)");
@@ -104,6 +111,28 @@ internal sealed class WorkerMetrics : IDisposable
     public void Produced(TimeSpan elapsed) => _produceDuration.Record(elapsed.TotalMilliseconds);
 
     public void Lateness(double ms) => _lateness.Record(ms);
+
+    /// <summary>
+    /// A trigger later than <paramref name="thresholdMs"/> (the count's <c>over_ms</c> label, so a reader knows what
+    /// late meant), and its wait by <see cref="Pipeline.LoopTimeline"/> slot (ticks; exported in ms).
+    /// </summary>
+    public void Late(double thresholdMs, ReadOnlySpan<double> waitTicks)
+    {
+        var tag = _lateTag;
+        if (tag.Value is not string over || over != thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        {
+            _lateTag = tag = new("over_ms", thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        _late.Add(1, tag);
+        for (int i = 0; i < waitTicks.Length && i < _lateWaitTags.Length; i++)
+        {
+            if (waitTicks[i] > 0)
+            {
+                _lateWait.Add(waitTicks[i] / TimeSpan.TicksPerMillisecond, _lateWaitTags[i]);
+            }
+        }
+    }
 
     /// <summary>A partition (of the input or the customer topic) reports its pending timers and lag while it is assigned.</summary>
     public void Track(string topic, int partition, Func<(long PendingTimers, long Lag)> observe)

@@ -203,7 +203,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
             return;
         }
 
-        var states = await RetryAsync(() => Store.LoadAsync(Claim, keys, ct), "load", ct).ConfigureAwait(false);
+        var states = await RetryAsync(() => Store.LoadAsync(Claim, keys, ct), "load", LoopPhase.Read, ct).ConfigureAwait(false);
         for (int i = 0; i < keys.Count; i++)
         {
             if (states[i] is { } bytes)
@@ -233,7 +233,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         for (int pages = 0; pages < MaxPagesPerBatch && _cursorMs <= until; pages++)
         {
             long from = _cursorMs == long.MinValue ? long.MinValue + 1 : _cursorMs;
-            var page = await RetryAsync(() => Store.DueAsync(Claim, from, _cursorSkip, until, PageSize, ct), "timers", ct).ConfigureAwait(false);
+            var page = await RetryAsync(() => Store.DueAsync(Claim, from, _cursorSkip, until, PageSize, ct), "timers", LoopPhase.Read, ct).ConfigureAwait(false);
             var load = new List<string>();
             foreach (var (id, _) in page)
             {
@@ -308,7 +308,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         }
 
         long? next = PendingOffset;
-        bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
+        bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", LoopPhase.Commit, ct).ConfigureAwait(false);
         if (!Committed(owned, next))
         {
             return false;

@@ -47,6 +47,11 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private readonly HashSet<string> _requested = new(StringComparer.Ordinal);
     private readonly List<SessionState> _dirty = [];
 
+    // A batch's sessions being read, and the events waiting for them (see ApplyAroundReadAsync).
+    private readonly List<string> _reading = [];
+    private readonly List<(TrackerEvent Event, long Offset, long ArrivalMs)> _waiting = [];
+    private readonly HashSet<string> _waitingSessions = new(StringComparer.Ordinal);
+
     // A commit's sessions and writes, kept across commits: at thousands of sessions their arrays would be large
     // objects, each one counting towards a full collection.
     private readonly List<SessionState> _commitSessions = [];
@@ -105,8 +110,9 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     {
         // Two passes over the batch. The first reads only each message's session id, to fetch the sessions this
         // partition does not hold in one store round trip; the second decodes each event as it is applied. A decoded
-        // event (its strings, its products) then lives for its own step only, not across the read: under load every
-        // garbage collection would otherwise find each partition's whole decoded batch waiting there, and copy it.
+        // event (its strings, its products) then lives for its own step only, except the read sessions' own events,
+        // which wait for the read: under load every garbage collection would otherwise find each partition's whole
+        // decoded batch waiting there, and copy it.
         var deadLetters = new List<DeadLetter>();
         var missing = _missing;
         missing.Clear();
@@ -120,56 +126,24 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             }
         }
 
-        if (missing.Count > 0)
-        {
-            // The batch waits for its sessions to be read. What was due before its first event does not: those
-            // deadlines fire and go out now, as applying the first event would fire them (it moves the clock no further).
-            var dueBefore = new List<Trigger>();
-            _clock = Math.Max(_clock, ArrivalMs(batch[0], wallNow) - LatenessMs);
-            _engine.AdvanceTo(_clock, dueBefore);
-            if (dueBefore.Count > 0)
-            {
-                await EmitAsync(dueBefore, [], ct).ConfigureAwait(false);
-            }
-
-            await LoadAsync(missing, ct).ConfigureAwait(false);
-        }
-
         var triggers = new List<Trigger>();
         long duplicatesBefore = _engine.Counters.DuplicatesIgnored;
         long replayedBefore = _engine.Counters.ReplayedSkipped;
         long appliedTicks = Environment.TickCount64;
-        foreach (var m in batch)
+        if (missing.Count > 0)
         {
-            long arrival = ArrivalMs(m, wallNow);
-            _clock = Math.Max(_clock, arrival - LatenessMs);
-            var rejection = new Rejection(RejectReason.MalformedJson, "empty message (null value)");
-            if (!m.HasValue || !_decoder.TryDecode(m.Value, out var ev, out rejection))
+            await ApplyAroundReadAsync(batch, wallNow, appliedTicks, triggers, deadLetters, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var m in batch)
             {
-                deadLetters.Add(DeadLetterOf(m, rejection));
-                Stats.AddRejected(rejection.Reason);
-                continue;
-            }
-
-            if (ev!.TimestampMs > arrival + _skewMs)
-            {
-                ev.TimestampMs = arrival;
-                Stats.AddClamped();
-            }
-
-            if (!_engine.Contains(ev.SessionId) && _requested.Add(ev.SessionId))
-            {
-                // Not in the batch's read: the first pass found it held and it has left memory since (it expired as the
-                // deadlines due before the batch fired), or the first pass named another id (PeekSessionId agrees
-                // with TryDecode, so it should not). Read it now: a session never starts afresh over stored state.
-                missing.Add(ev.SessionId);
-                await LoadAsync([ev.SessionId], ct).ConfigureAwait(false);
-            }
-
-            if (_engine.Apply(ev, _clock, triggers, m.Offset) is { UnwrittenSinceOffset: < 0 } changed)
-            {
-                changed.UnwrittenSinceOffset = m.Offset;
-                changed.UnwrittenSinceMs = appliedTicks;
+                long arrival = ArrivalMs(m, wallNow);
+                _clock = Math.Max(_clock, arrival - LatenessMs);
+                if (Decode(m, arrival, deadLetters) is { } ev)
+                {
+                    await ApplyAsync(ev, m.Offset, appliedTicks, triggers, ct).ConfigureAwait(false);
+                }
             }
         }
 
@@ -232,10 +206,150 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         Stats.AddReplayed(_engine.Counters.ReplayedSkipped - replayedBefore);
     }
 
+    /// <summary>
+    /// Applies a batch that needs sessions read from the store, and fires what comes due, while the read is in flight.
+    /// </summary>
+    /// <remarks>
+    /// The sessions read are not in memory, so none of them has a deadline waiting (open sessions are held; only
+    /// closed ones are evicted): nothing they hold can fire before their events are applied. The other sessions'
+    /// events are applied while the read is in flight, each at the clock it would find in offset order, and the
+    /// deadlines they leave due fire and go out then; the read sessions' events wait for the read and follow it, in
+    /// their order. Meanwhile the clock stays below every waiting event's time + the gap (unless the event would find
+    /// the clock there anyway, and so close at once either way): no waiting visit is closed by a clock that ran ahead
+    /// of its next event. An event that would find the clock past that bound waits too, with the rest of the batch.
+    /// So each session sees its events in order, and its deadlines fire between them as they would in offset order;
+    /// only the order of different sessions' output changes. (One approximation: a read session's retention is
+    /// judged at the clock after the read, milliseconds later.) Without this a deadline due within the batch's span
+    /// waited for the read, and one due during the read waited for the next batch's read as well.
+    /// </remarks>
+    private async Task ApplyAroundReadAsync(List<InputMessage> batch, long wallNow, long appliedTicks, List<Trigger> triggers,
+        List<DeadLetter> deadLetters, CancellationToken ct)
+    {
+        var reading = _reading;
+        reading.Clear();
+        reading.AddRange(_missing);
+        var read = RetryAsync(() => Store.LoadAsync(Claim, reading, ct), "load", phase: null, ct);
+
+        var waiting = _waiting;
+        waiting.Clear();
+        var waitingSessions = _waitingSessions;
+        waitingSessions.Clear();
+        long gapMs = (long)_rules.Gap.TotalMilliseconds;
+        long bound = long.MaxValue; // the clock stays below this while events wait for the read
+        long inOrder = _clock;      // the clock offset order would have reached: what each event would find
+        try
+        {
+            foreach (var m in batch)
+            {
+                long arrival = ArrivalMs(m, wallNow);
+                inOrder = Math.Max(inOrder, arrival - LatenessMs);
+                if (Decode(m, arrival, deadLetters) is not { } ev)
+                {
+                    continue;
+                }
+
+                // Waits: a session being read, one with an event waiting already, or any event once the bound is
+                // below the clock it would find in order (then the rest of the batch waits, in order).
+                if ((_requested.Contains(ev.SessionId) && !_engine.Contains(ev.SessionId))
+                    || inOrder >= bound || waitingSessions.Contains(ev.SessionId))
+                {
+                    waiting.Add((ev, m.Offset, arrival));
+                    waitingSessions.Add(ev.SessionId);
+                    if (ev.TimestampMs + gapMs > inOrder)
+                    {
+                        bound = Math.Min(bound, ev.TimestampMs + gapMs);
+                    }
+
+                    continue;
+                }
+
+                _clock = Math.Max(_clock, inOrder);
+                await ApplyAsync(ev, m.Offset, appliedTicks, triggers, ct).ConfigureAwait(false);
+            }
+
+            // What is due by now (as far as the waiting events allow) goes out before the read completes. The
+            // publisher keeps the list it is given until the broker's acks (lateness is measured then): hand it a copy.
+            long floor = WallClockFloorMs(Time.GetUtcNow().ToUnixTimeMilliseconds()) - LatenessMs;
+            _clock = Math.Max(_clock, Math.Min(Math.Max(inOrder, floor), bound - 1));
+            _engine.AdvanceTo(_clock, triggers);
+            if (triggers.Count > 0)
+            {
+                await EmitAsync([.. triggers], [], ct).ConfigureAwait(false);
+                triggers.Clear();
+            }
+        }
+        catch
+        {
+            // The partition fails (or stops) with this exception; the read's own outcome is observed, not awaited.
+            _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+
+        // The read's sessions are imported here, on the partition's own flow (never by the read's continuation).
+        Enter(LoopPhase.Read);
+        var states = await read.ConfigureAwait(false);
+        Enter(LoopPhase.Apply);
+        for (int i = 0; i < reading.Count; i++)
+        {
+            if (states[i] is { } bytes)
+            {
+                _engine.Import(SessionCodec.Decode(reading[i], bytes, _rules.MaxEventIdsPerSession));
+            }
+        }
+
+        foreach (var (ev, offset, arrival) in waiting)
+        {
+            _clock = Math.Max(_clock, arrival - LatenessMs);
+            await ApplyAsync(ev, offset, appliedTicks, triggers, ct).ConfigureAwait(false);
+        }
+
+        waiting.Clear();
+        waitingSessions.Clear();
+    }
+
+    /// <summary>Decodes a message; a rejected one goes to the dead letters (null). Event times far ahead of arrival are clamped.</summary>
+    private TrackerEvent? Decode(in InputMessage m, long arrival, List<DeadLetter> deadLetters)
+    {
+        var rejection = new Rejection(RejectReason.MalformedJson, "empty message (null value)");
+        if (!m.HasValue || !_decoder.TryDecode(m.Value, out var ev, out rejection))
+        {
+            deadLetters.Add(DeadLetterOf(m, rejection));
+            Stats.AddRejected(rejection.Reason);
+            return null;
+        }
+
+        if (ev!.TimestampMs > arrival + _skewMs)
+        {
+            ev.TimestampMs = arrival;
+            Stats.AddClamped();
+        }
+
+        return ev;
+    }
+
+    /// <summary>Applies a decoded event at the partition's clock, reading its session first if it left memory unread.</summary>
+    private async ValueTask ApplyAsync(TrackerEvent ev, long offset, long appliedTicks, List<Trigger> triggers, CancellationToken ct)
+    {
+        if (!_engine.Contains(ev.SessionId) && _requested.Add(ev.SessionId))
+        {
+            // Not in the batch's read: the first pass found it held and it has left memory since (it expired as the
+            // batch moved the clock), or the first pass named another id (PeekSessionId agrees with TryDecode, so it
+            // should not). Read it now: a session never starts afresh over stored state.
+            _missing.Add(ev.SessionId);
+            await LoadAsync([ev.SessionId], ct).ConfigureAwait(false);
+        }
+
+        if (_engine.Apply(ev, _clock, triggers, offset) is { UnwrittenSinceOffset: < 0 } changed)
+        {
+            changed.UnwrittenSinceOffset = offset;
+            changed.UnwrittenSinceMs = appliedTicks;
+        }
+    }
+
     // Reads sessions this partition does not hold and imports those the store has.
     private async Task LoadAsync(List<string> ids, CancellationToken ct)
     {
-        var states = await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", ct).ConfigureAwait(false);
+        var states = await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", LoopPhase.Read, ct).ConfigureAwait(false);
         for (int i = 0; i < ids.Count; i++)
         {
             if (states[i] is { } bytes)
@@ -349,7 +463,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
                 TimerChanged: s.HasOpenPeriod != s.InTimerIndex));
         }
 
-        bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", ct).ConfigureAwait(false);
+        bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", LoopPhase.Commit, ct).ConfigureAwait(false);
         writes.Clear(); // the encoded states go with it
         if (!Committed(owned, next))
         {

@@ -32,6 +32,7 @@ internal abstract partial class ProcessorBase : IDisposable
     private readonly Queue<Task> _unacked = new();
     private Task? _run;
     private long _lastCommitTicks = Environment.TickCount64;
+    private readonly LoopTimeline _timeline = new();
 
     protected ProcessorBase(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, long latenessMs, TimeProvider time, ILogger logger, WorkerStats stats,
@@ -148,11 +149,13 @@ internal abstract partial class ProcessorBase : IDisposable
     /// </summary>
     protected async Task<bool> CommitPendingAsync(bool final, CancellationToken ct)
     {
+        Enter(LoopPhase.Acks);
         while (_unacked.TryDequeue(out var publishing))
         {
             await publishing.ConfigureAwait(false);
         }
 
+        Enter(LoopPhase.Apply);
         return await WriteCommitAsync(final, ct).ConfigureAwait(false);
     }
 
@@ -173,8 +176,15 @@ internal abstract partial class ProcessorBase : IDisposable
         _unacked.Enqueue(PublishAndMeasureAsync(triggers, deadLetters, audit, signals, ct));
         while (_unacked.TryPeek(out var oldest) && (oldest.IsCompleted || _unacked.Count > MaxUnackedBatches))
         {
+            if (!oldest.IsCompleted)
+            {
+                Enter(LoopPhase.Publish);
+            }
+
             await _unacked.Dequeue().ConfigureAwait(false);
         }
+
+        Enter(LoopPhase.Apply);
     }
 
     // Completes with the broker's acks. A trigger held back by quiet hours is late from its release, not its deadline.
@@ -204,7 +214,9 @@ internal abstract partial class ProcessorBase : IDisposable
             while (!ct.IsCancellationRequested)
             {
                 batch.Clear();
+                Enter(LoopPhase.Idle);
                 bool completed = await WaitForWorkAsync(ct).ConfigureAwait(false);
+                Enter(LoopPhase.Apply);
                 while (batch.Count < Options.MaxBatchSize && _input.Reader.TryRead(out var item))
                 {
                     if (!item.IsEndOfPartition)
@@ -324,15 +336,31 @@ internal abstract partial class ProcessorBase : IDisposable
         }
     }
 
-    /// <summary>A trigger's <c>detected_at</c>: the wall clock as the worker publishes it (or the engine's clock, if later).</summary>
+    /// <summary>
+    /// A trigger's <c>detected_at</c>: the wall clock as the worker publishes it (or the engine's clock, if later).
+    /// A trigger later than <see cref="WorkerOptions.LateTriggerThreshold"/> is counted, with where the partition was
+    /// while it waited (<see cref="LoopTimeline"/>).
+    /// </summary>
     protected void StampDetected(List<Triggers.Trigger> triggers)
     {
-        long detectedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = Time.GetUtcNow();
+        long detectedAt = now.ToUnixTimeMilliseconds();
+        Span<double> waits = stackalloc double[LoopTimeline.Slots];
         foreach (var t in triggers)
         {
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
+            long dueTicks = DateTimeOffset.UnixEpoch.UtcTicks + (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs) * TimeSpan.TicksPerMillisecond;
+            if (now.UtcTicks - dueTicks > Options.LateTriggerThreshold.Ticks)
+            {
+                waits.Clear();
+                _timeline.Split(dueTicks, now.UtcTicks, waits);
+                Stats.AddLate(Options.LateTriggerThreshold, waits);
+            }
         }
     }
+
+    /// <summary>The loop enters <paramref name="phase"/> (recorded for late triggers' accounts).</summary>
+    protected void Enter(LoopPhase phase) => _timeline.Enter(phase, Time.GetUtcNow().UtcTicks);
 
     /// <summary>A rejected input message for the dead-letter topic, its bytes copied out of the input buffer.</summary>
     protected DeadLetter DeadLetterOf(in InputMessage m, Rejection rejection) =>
@@ -387,9 +415,16 @@ internal abstract partial class ProcessorBase : IDisposable
     }
 
     // State-store calls are retried with backoff while the store is unreachable: the partition waits, nothing is lost.
-    protected async Task<T> RetryAsync<T>(Func<Task<T>> call, string what, CancellationToken ct)
+    // The loop is in the given phase meanwhile (retries included), and back in Apply after; null: the loop goes on
+    // meanwhile (the call runs beside it) and records its own phases.
+    protected async Task<T> RetryAsync<T>(Func<Task<T>> call, string what, LoopPhase? phase, CancellationToken ct)
     {
         var delay = Options.RetryBackoff;
+        if (phase is { } waiting)
+        {
+            Enter(waiting);
+        }
+
         while (true)
         {
             try
@@ -397,6 +432,11 @@ internal abstract partial class ProcessorBase : IDisposable
                 var started = System.Diagnostics.Stopwatch.StartNew();
                 var result = await call().ConfigureAwait(false);
                 Stats.Metrics.StoreCall(what, started.Elapsed);
+                if (phase is not null)
+                {
+                    Enter(LoopPhase.Apply);
+                }
+
                 return result;
             }
             catch (Exception ex) when (ex is not OperationCanceledException && !ct.IsCancellationRequested && IsTransient(ex))
