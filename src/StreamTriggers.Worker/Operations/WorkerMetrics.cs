@@ -113,10 +113,10 @@ internal sealed class WorkerMetrics : IDisposable
     public void Lateness(double ms) => _lateness.Record(ms);
 
     /// <summary>
-    /// A trigger later than <paramref name="thresholdMs"/> (the count's <c>over_ms</c> label, so a reader knows what
-    /// late meant), and its wait by <see cref="Pipeline.LoopTimeline"/> slot (ticks; exported in ms).
+    /// Triggers later than <paramref name="thresholdMs"/> (the count's <c>over_ms</c> label, so a reader knows what
+    /// late meant), and their waits together by <see cref="Pipeline.LoopTimeline"/> slot (ticks; exported in ms).
     /// </summary>
-    public void Late(double thresholdMs, ReadOnlySpan<double> waitTicks)
+    public void Late(double thresholdMs, int triggers, ReadOnlySpan<double> waitTicks)
     {
         var tag = _lateTag;
         if (tag.Value is not string over || over != thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -124,7 +124,7 @@ internal sealed class WorkerMetrics : IDisposable
             _lateTag = tag = new("over_ms", thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        _late.Add(1, tag);
+        _late.Add(triggers, tag);
         for (int i = 0; i < waitTicks.Length && i < _lateWaitTags.Length; i++)
         {
             if (waitTicks[i] > 0)

@@ -346,16 +346,21 @@ internal abstract partial class ProcessorBase : IDisposable
         var now = Time.GetUtcNow();
         long detectedAt = now.ToUnixTimeMilliseconds();
         Span<double> waits = stackalloc double[LoopTimeline.Slots];
+        int late = 0;
         foreach (var t in triggers)
         {
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
             long dueTicks = DateTimeOffset.UnixEpoch.UtcTicks + (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs) * TimeSpan.TicksPerMillisecond;
             if (now.UtcTicks - dueTicks > Options.LateTriggerThreshold.Ticks)
             {
-                waits.Clear();
-                _timeline.Split(dueTicks, now.UtcTicks, waits);
-                Stats.AddLate(Options.LateTriggerThreshold, waits);
+                _timeline.Split(dueTicks, now.UtcTicks, waits); // adds up: one report per batch, not per trigger
+                late++;
             }
+        }
+
+        if (late > 0)
+        {
+            Stats.AddLate(Options.LateTriggerThreshold, late, waits);
         }
     }
 

@@ -82,8 +82,8 @@ internal sealed class WorkerStats(WorkerMetrics metrics)
         metrics.Lateness(latenessMs);
     }
 
-    /// <summary>A trigger handed over later than <paramref name="threshold"/>, its wait split by <see cref="LoopTimeline"/> slot (ticks).</summary>
-    public void AddLate(TimeSpan threshold, ReadOnlySpan<double> waitTicks) => metrics.Late(threshold.TotalMilliseconds, waitTicks);
+    /// <summary>Triggers handed over later than <paramref name="threshold"/>, their waits together split by <see cref="LoopTimeline"/> slot (ticks).</summary>
+    public void AddLate(TimeSpan threshold, int triggers, ReadOnlySpan<double> waitTicks) => metrics.Late(threshold.TotalMilliseconds, triggers, waitTicks);
 
     /// <summary>A trigger suppressed or deferred, with its reason (it is on the audit topic too).</summary>
     public void AddHeldBack(TriggerDecision decision)

@@ -61,4 +61,28 @@ public sealed class WorkerGcTests
         Assert.Equal(50, run.PercentileBound(50)); // 95 of 195 under 10 ms: the median is in the (10, 50] bucket
         Assert.Equal(double.PositiveInfinity, run.PercentileBound(99.9)); // the longest pause is beyond the last bound
     }
+
+    [Fact]
+    public void LateTriggers_TravelThroughTheMetricsText_AndSubtract()
+    {
+        using var metrics = new WorkerMetrics();
+        using var exporter = new PrometheusExporter(WorkerMetrics.MeterName);
+        Assert.Null(GcReading.Parse(exporter.Render()).Late.ThresholdMs); // none yet: no line for the console
+
+        double[] waits = new double[StreamTriggers.Worker.Pipeline.LoopTimeline.Slots];
+        waits[(int)StreamTriggers.Worker.Pipeline.LoopPhase.Read] = 30 * TimeSpan.TicksPerMillisecond;
+        waits[StreamTriggers.Worker.Pipeline.LoopTimeline.Gc] = 10 * TimeSpan.TicksPerMillisecond;
+        metrics.Late(20, 2, waits);
+        var first = GcReading.Parse(exporter.Render());
+        waits[StreamTriggers.Worker.Pipeline.LoopTimeline.Gc] = 50 * TimeSpan.TicksPerMillisecond;
+        metrics.Late(20, 1, waits);
+        var run = GcReading.Parse(exporter.Render()).Since(first).Late;
+
+        Assert.Equal(20, run.ThresholdMs);
+        Assert.Equal(1, run.Triggers);
+        Assert.Equal(30, run.WaitMs["read"], 6);
+        Assert.Equal(50, run.WaitMs["gc"], 6);
+        Assert.Equal([("gc", 50.0 / 80), ("read", 30.0 / 80)], run.Shares().ToArray());
+        Assert.Equal("1 over 20 ms at hand-over to the producer, mean wait 80.0 ms, spent: gc 63%, read 38%", run.Line());
+    }
 }
