@@ -31,7 +31,7 @@ internal sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> _late;
     private readonly Counter<double> _lateWait;
     private readonly KeyValuePair<string, object?>[] _lateWaitTags;
-    private KeyValuePair<string, object?> _lateTag;
+    private LateTag? _lateTag; // the threshold is one setting: its label is rendered once, swapped whole if it differs
     private readonly Histogram<double> _gcPause;
     private readonly Counter<long> _gcPromoted;
     private readonly GcEvents _gcEvents;
@@ -118,13 +118,13 @@ internal sealed class WorkerMetrics : IDisposable
     /// </summary>
     public void Late(double thresholdMs, int triggers, ReadOnlySpan<double> waitTicks)
     {
-        var tag = _lateTag;
-        if (tag.Value is not string over || over != thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        var late = _lateTag;
+        if (late is null || late.Ms != thresholdMs)
         {
-            _lateTag = tag = new("over_ms", thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _lateTag = late = new(thresholdMs, new("over_ms", thresholdMs.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
 
-        _late.Add(triggers, tag);
+        _late.Add(triggers, late.Tag);
         for (int i = 0; i < waitTicks.Length && i < _lateWaitTags.Length; i++)
         {
             if (waitTicks[i] > 0)
@@ -169,4 +169,6 @@ internal sealed class WorkerMetrics : IDisposable
                 new KeyValuePair<string, object?>("topic", kv.Key.Topic), new KeyValuePair<string, object?>("partition", kv.Key.Partition)))];
         }
     }
+
+    private sealed record LateTag(double Ms, KeyValuePair<string, object?> Tag);
 }

@@ -289,13 +289,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         Enter(LoopPhase.Read);
         var states = await read.ConfigureAwait(false);
         Enter(LoopPhase.Apply);
-        for (int i = 0; i < reading.Count; i++)
-        {
-            if (states[i] is { } bytes)
-            {
-                _engine.Import(SessionCodec.Decode(reading[i], bytes, _rules.MaxEventIdsPerSession));
-            }
-        }
+        Import(reading, states);
 
         foreach (var (ev, offset, arrival) in waiting)
         {
@@ -347,9 +341,12 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     }
 
     // Reads sessions this partition does not hold and imports those the store has.
-    private async Task LoadAsync(List<string> ids, CancellationToken ct)
+    private async Task LoadAsync(List<string> ids, CancellationToken ct) =>
+        Import(ids, await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", LoopPhase.Read, ct).ConfigureAwait(false));
+
+    // Imports the stored sessions of a read (states[i]: ids[i]'s bytes, or null when the store has none).
+    private void Import(List<string> ids, byte[]?[] states)
     {
-        var states = await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", LoopPhase.Read, ct).ConfigureAwait(false);
         for (int i = 0; i < ids.Count; i++)
         {
             if (states[i] is { } bytes)

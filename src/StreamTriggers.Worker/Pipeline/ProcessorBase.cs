@@ -197,7 +197,7 @@ internal abstract partial class ProcessorBase : IDisposable
         long ackedAt = Time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var t in triggers)
         {
-            Stats.AddTrigger(t.Type, ackedAt - (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs));
+            Stats.AddTrigger(t.Type, ackedAt - DueMs(t));
         }
     }
 
@@ -350,7 +350,7 @@ internal abstract partial class ProcessorBase : IDisposable
         foreach (var t in triggers)
         {
             t.DetectedAtMs = Math.Max(t.DetectedAtMs, detectedAt);
-            long dueTicks = DateTimeOffset.UnixEpoch.UtcTicks + (Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs) * TimeSpan.TicksPerMillisecond;
+            long dueTicks = DateTimeOffset.UnixEpoch.UtcTicks + DueMs(t) * TimeSpan.TicksPerMillisecond;
             if (now.UtcTicks - dueTicks > Options.LateTriggerThreshold.Ticks)
             {
                 _timeline.Split(dueTicks, now.UtcTicks, waits); // adds up: one report per batch, not per trigger
@@ -363,6 +363,9 @@ internal abstract partial class ProcessorBase : IDisposable
             Stats.AddLate(Options.LateTriggerThreshold, late, waits);
         }
     }
+
+    /// <summary>When a trigger was due to go out (Unix ms): its deadline, or its release if held back, + the allowed lateness.</summary>
+    private long DueMs(Triggers.Trigger t) => Math.Max(t.DeadlineMs, t.ReleasedAtMs ?? t.DeadlineMs) + LatenessMs;
 
     /// <summary>The loop enters <paramref name="phase"/> (recorded for late triggers' accounts).</summary>
     protected void Enter(LoopPhase phase) => _timeline.Enter(phase, Time.GetUtcNow().UtcTicks);

@@ -47,4 +47,20 @@ public sealed class ReportTests
         Assert.Contains("width=\"96\" height=\"12\" fill=\"#1565c0\"", html, StringComparison.Ordinal);
         Assert.Equal(3, html.Split("<rect ").Length - 1);
     }
+
+    [Fact]
+    public void LateWaitBar_SplitsOneBarByPhase_LargestFirst_AndSaysWhenThereIsNothingToShow()
+    {
+        var late = new LateWait(20, 4, new Dictionary<string, double> { ["read"] = 30, ["gc"] = 90, ["idle"] = 0 });
+
+        string html = Report.LateWaitBar(late);
+
+        Assert.Contains("4 triggers were handed to the producer more than 20 ms", html, StringComparison.Ordinal);
+        Assert.Contains("30.0 ms after their due time on average", html, StringComparison.Ordinal); // 120 ms over 4
+        Assert.Equal(2, html.Split("<rect ").Length - 1); // no segment for a phase that took nothing
+        Assert.True(html.IndexOf("gc 75%", StringComparison.Ordinal) < html.IndexOf("read 25%", StringComparison.Ordinal));
+        Assert.Contains("width=\"360\"", html, StringComparison.Ordinal); // three quarters of the 480 px bar
+        Assert.EndsWith("20 ms after their deadline + allowed lateness.</p>", Report.LateWaitBar(new LateWait(20, 0, new Dictionary<string, double>())), StringComparison.Ordinal);
+        Assert.Empty(Report.LateWaitBar(LateWait.Empty)); // a worker that does not export the series
+    }
 }
