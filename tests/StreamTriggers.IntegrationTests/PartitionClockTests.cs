@@ -168,6 +168,36 @@ public sealed class PartitionClockTests : IDisposable
         await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task TheNextBatch_IsApplied_AndWhatItLeavesDueGoesOut_WhileACommitsWriteHangs()
+    {
+        // A cart at t0 - 10 s (due at t0 - 8 s); the partition commits after every batch, and the write that holds the
+        // cart hangs. The next batch, a browser at t0 - 7.95 s, moves the clock past the cart's deadline: it must be
+        // applied, and the cart go out, while that write hangs. Once released, the next commit writes the closed cart
+        // and the position past both messages.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingCommitStore(hangFor: "written-cart");
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var run = await StartAsync(store, new WorkerOptions { CommitInterval = TimeSpan.Zero, OpenSessionWriteDelay = TimeSpan.Zero });
+
+        run.Enqueue(Message(0, "written-cart", "product_added", t0 - 10_000));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the cart's session was never written");
+        run.Enqueue(Message(1, "browser", "page_viewed", t0 - 7_950));
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "written-cart", t0 - 8_000);
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the commit's write");
+        Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
+
+        store.Release();
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(run.Failure);
+        var claim = await store.ClaimAsync(new PartitionId("clickstream", 0), CancellationToken.None);
+        Assert.Equal(2, claim.NextOffset);
+        var stored = (await store.LoadAsync(claim, ["written-cart", "browser"], CancellationToken.None)).Select(b => SessionCodec.Decode("s", b!, 64)).ToArray();
+        Assert.False(stored[0].HasOpenPeriod); // the cart fired: written closed after the write that hung
+        Assert.True(stored[1].HasOpenPeriod);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -178,7 +208,9 @@ public sealed class PartitionClockTests : IDisposable
         // Forty returning visitors over 80 s of arrivals (gap 2 s), some events arriving up to 3 s after their time.
         // The partition commits every batch, so a closed visit is written and leaves memory, and the visitor's next
         // event needs a read, answered after a random delay while more input queues: batches mix held sessions with
-        // sessions being read. What is published must be exactly what applying the messages in offset order fires.
+        // sessions being read. Each commit's write also takes a random delay, while the next batches are applied: a
+        // visit that left memory before its write was done would be read back without it (its cart lost). What is
+        // published must be exactly what applying the messages in offset order fires.
         var rng = new Random(seed);
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
         var messages = new List<ConsumeResult<byte[]?, byte[]?>>();
@@ -206,7 +238,7 @@ public sealed class PartitionClockTests : IDisposable
         }
 
         Assert.InRange(expected.Count, 20, 400); // the traffic fires enough to compare
-        var store = new DelayedLoadStore(seed);
+        var store = new DelayedStore(seed);
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
         var run = await StartAsync(store, new WorkerOptions { CommitInterval = TimeSpan.Zero, OpenSessionWriteDelay = TimeSpan.Zero });
         foreach (var m in messages)
@@ -220,20 +252,24 @@ public sealed class PartitionClockTests : IDisposable
 
         await collector.WaitForAsync([.. expected.Select(t => t.Id)], TimeSpan.FromSeconds(30));
         Assert.True(store.Loads > 50, $"only {store.Loads} reads: the batches did not wait for sessions");
+        Assert.True(store.Commits > 50, $"only {store.Commits} commits");
         await Task.Delay(500); // nothing more comes
         Assert.Equal(expected.Select(t => $"{t.Id} [{TestStream.CartOf(t)}]").Order(), collector.Received.Select(r => $"{r.Id} [{r.Cart}]").Order());
         Assert.Null(run.Failure);
         await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
     }
 
-    /// <summary>An in-memory store whose reads answer after a random delay of up to 5 ms.</summary>
-    private sealed class DelayedLoadStore(int seed) : IStateStore
+    /// <summary>An in-memory store whose reads and commits answer after a random delay of up to 5 ms.</summary>
+    private sealed class DelayedStore(int seed) : IStateStore
     {
         private readonly InMemoryStateStore _inner = new();
         private readonly Random _rng = new(seed);
         private int _loads;
+        private int _commits;
 
         public int Loads => Volatile.Read(ref _loads);
+
+        public int Commits => Volatile.Read(ref _commits);
 
         public async Task<byte[]?[]> LoadAsync(PartitionClaim claim, IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
         {
@@ -246,8 +282,14 @@ public sealed class PartitionClockTests : IDisposable
 
         public Task<PartitionClaim> ClaimAsync(PartitionId partition, CancellationToken cancellationToken) => _inner.ClaimAsync(partition, cancellationToken);
 
-        public Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken) =>
-            _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+        public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _commits);
+            int delay;
+            lock (_rng) delay = _rng.Next(0, 6);
+            await Task.Delay(delay, cancellationToken);
+            return await _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+        }
 
         public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken) =>
             _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
@@ -282,6 +324,41 @@ public sealed class PartitionClockTests : IDisposable
 
         public Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken) =>
             _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+
+        public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken) =>
+            _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
+
+        public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
+    }
+
+    /// <summary>An in-memory store whose first commit writing one session hangs until released.</summary>
+    private sealed class HangingCommitStore(string hangFor) : IStateStore
+    {
+        private readonly InMemoryStateStore _inner = new();
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _hung;
+
+        public SemaphoreSlim Hanging { get; } = new(0);
+
+        public bool Released => _release.Task.IsCompleted;
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task<bool> CommitAsync(PartitionClaim claim, IReadOnlyList<SessionWrite> sessions, long? nextOffset, CancellationToken cancellationToken)
+        {
+            if (sessions.Any(w => w.SessionId == hangFor) && Interlocked.Exchange(ref _hung, 1) == 0)
+            {
+                Hanging.Release();
+                await _release.Task.WaitAsync(cancellationToken);
+            }
+
+            return await _inner.CommitAsync(claim, sessions, nextOffset, cancellationToken);
+        }
+
+        public Task<byte[]?[]> LoadAsync(PartitionClaim claim, IReadOnlyList<string> sessionIds, CancellationToken cancellationToken) =>
+            _inner.LoadAsync(claim, sessionIds, cancellationToken);
+
+        public Task<PartitionClaim> ClaimAsync(PartitionId partition, CancellationToken cancellationToken) => _inner.ClaimAsync(partition, cancellationToken);
 
         public Task<IReadOnlyList<(string Id, long DueMs)>> DueAsync(PartitionClaim claim, long fromMs, int skip, long untilMs, int take, CancellationToken cancellationToken) =>
             _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);

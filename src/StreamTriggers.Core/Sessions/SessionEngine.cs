@@ -517,9 +517,9 @@ public sealed partial class SessionEngine
         }
     }
 
-    private static int IndexOf(IReadOnlyList<ProductInfo> list, string productId)
+    private static int IndexOf(ReadOnlySpan<ProductInfo> list, string productId)
     {
-        for (int i = 0; i < list.Count; i++)
+        for (int i = 0; i < list.Length; i++)
         {
             if (string.Equals(list[i].Id, productId, StringComparison.Ordinal))
             {

@@ -58,7 +58,7 @@ public sealed class SessionState : TimerNode
         Anonymous = AnonymousFlags.None;
         LastActivityMs = None;
         ResetPeriod();
-        _cart = null;
+        ClearCart();
         _lastBrowseMs = _lastCartMs = _lastCheckoutMs = None;
         AppliedOffset = -1;
         UnwrittenSinceOffset = -1;
@@ -94,9 +94,14 @@ public sealed class SessionState : TimerNode
     public bool PeriodOrdered { get; internal set; }
     public bool PeriodCheckoutStarted { get; internal set; }
 
-    // Exactly as long as the list: most sessions view a handful of products and never change a list once idle.
+    // Each list grows by doubling and is filled in place. A list replaced on every change (an array exactly as long as
+    // the list) made each view of an idle session store a new object in an old one: the write barrier marks the
+    // session's 2 KB of heap, and every gen0 collection scans each marked range twice (to mark and to relocate), which
+    // was most of its pause. Filled in place, a view stores the product table's instance, old itself, so no mark.
     private ProductInfo[]? _viewed;
     private ProductInfo[]? _cart;
+    private int _viewedCount;
+    private int _cartCount;
 
     // Deadline at which each trigger type last fired, or None. Fields, not an array: most sessions never fire.
     private long _lastBrowseMs = None;
@@ -104,52 +109,64 @@ public sealed class SessionState : TimerNode
     private long _lastCheckoutMs = None;
 
     /// <summary>Distinct products viewed in the open period, in first-view order.</summary>
-    public IReadOnlyList<ProductInfo> Viewed => _viewed ?? [];
+    public ArraySegment<ProductInfo> Viewed => _viewed is null ? ArraySegment<ProductInfo>.Empty : new(_viewed, 0, _viewedCount);
 
     /// <summary>Cart lines in first-added order; <see cref="ProductInfo.Quantity"/> is the units in the cart.</summary>
-    public IReadOnlyList<ProductInfo> Cart => _cart ?? [];
+    public ArraySegment<ProductInfo> Cart => _cart is null ? ArraySegment<ProductInfo>.Empty : new(_cart, 0, _cartCount);
 
-    internal void AddViewed(ProductInfo p) => Append(ref _viewed, p);
+    internal void AddViewed(ProductInfo p) => Append(ref _viewed, ref _viewedCount, p);
 
-    internal void AddCartLine(ProductInfo p) => Append(ref _cart, p);
+    internal void AddCartLine(ProductInfo p) => Append(ref _cart, ref _cartCount, p);
 
-    internal void SetCartLine(int i, ProductInfo p) => _cart![i] = p;
+    internal void SetCartLine(int i, ProductInfo p)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_cartCount, nameof(i));
+        _cart![i] = p;
+    }
 
     internal void RemoveCartLine(int i)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_cartCount, nameof(i));
         var cart = _cart!;
-        if (cart.Length == 1)
+        Array.Copy(cart, i + 1, cart, i, _cartCount - i - 1);
+        cart[--_cartCount] = null!;
+        if (_cartCount == 0)
         {
             _cart = null;
-            return;
         }
-
-        var shorter = new ProductInfo[cart.Length - 1];
-        Array.Copy(cart, shorter, i);
-        Array.Copy(cart, i + 1, shorter, i, cart.Length - i - 1);
-        _cart = shorter;
     }
 
-    internal void ClearCart() => _cart = null;
+    internal void ClearCart()
+    {
+        _cart = null;
+        _cartCount = 0;
+    }
 
     internal void RestoreLists(ProductInfo[]? viewed, ProductInfo[]? cart)
     {
         _viewed = viewed is { Length: > 0 } ? viewed : null;
+        _viewedCount = _viewed?.Length ?? 0;
         _cart = cart is { Length: > 0 } ? cart : null;
+        _cartCount = _cart?.Length ?? 0;
     }
 
     /// <summary>Replaces each held product with the table's instance (a session read back from the store holds copies).</summary>
     internal void ShareProducts(ProductTable table)
     {
-        for (int i = 0; i < (_viewed?.Length ?? 0); i++) _viewed![i] = table.Canonical(_viewed[i]);
-        for (int i = 0; i < (_cart?.Length ?? 0); i++) _cart![i] = table.Canonical(_cart[i]);
+        for (int i = 0; i < _viewedCount; i++) _viewed![i] = table.Canonical(_viewed[i]);
+        for (int i = 0; i < _cartCount; i++) _cart![i] = table.Canonical(_cart[i]);
     }
 
-    private static void Append(ref ProductInfo[]? list, ProductInfo p)
+    private const int FirstListCapacity = 4;
+
+    private static void Append(ref ProductInfo[]? list, ref int count, ProductInfo p)
     {
-        int n = list?.Length ?? 0;
-        Array.Resize(ref list, n + 1);
-        list[n] = p;
+        if (list is null || count == list.Length)
+        {
+            Array.Resize(ref list, Math.Max(FirstListCapacity, count * 2));
+        }
+
+        list[count++] = p;
     }
 
     /// <summary>The one timer this session owns in the index (the session itself): its deadline while a period is open, else its expiry.</summary>
@@ -158,7 +175,7 @@ public sealed class SessionState : TimerNode
     public bool HasOpenPeriod => PendingDeadlineMs != None;
 
     /// <summary>Changed since the engine last handed it out for persisting.</summary>
-    internal bool IsDirty { get; set; }
+    public bool IsDirty { get; internal set; }
 
     /// <summary>
     /// The input position (offset in the session's partition) of the newest event applied, or -1 when unknown.
@@ -356,6 +373,7 @@ public sealed class SessionState : TimerNode
         PeriodOrdered = false;
         PeriodCheckoutStarted = false;
         _viewed = null; // released, not cleared: most sessions never open another period
+        _viewedCount = 0;
     }
 
     public decimal CartValue()

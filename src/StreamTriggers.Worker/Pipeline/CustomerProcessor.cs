@@ -308,6 +308,7 @@ internal sealed partial class CustomerProcessor : ProcessorBase
         }
 
         long? next = PendingOffset;
+        PendingOffset = null; // batches applied from here on set it again
         bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", LoopPhase.Commit, ct).ConfigureAwait(false);
         if (!Committed(owned, next))
         {

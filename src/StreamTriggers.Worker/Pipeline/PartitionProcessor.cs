@@ -56,6 +56,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     // objects, each one counting towards a full collection.
     private readonly List<SessionState> _commitSessions = [];
     private readonly List<SessionWrite> _commitWrites = [];
+    private readonly Action _commitWritten;
+    private long _expiredBeforeWrite;
 
     public PartitionProcessor(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, RulesOptions rules, LifecycleOptions lifecycle, DecoderLimits limits, TimeProvider time, ILogger logger, WorkerStats stats,
@@ -69,6 +71,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null, products);
         // The decoder reuses what the engine holds: products, session ids; event ids only as the hash it compares.
         _decoder = new JsonEventDecoder(limits, _engine.Products) { HashEventIds = true, HeldSessionIds = _engine.HeldId };
+        _commitWritten = CommitWritten;
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
     }
 
@@ -225,6 +228,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private async Task ApplyAroundReadAsync(List<InputMessage> batch, long wallNow, long appliedTicks, List<Trigger> triggers,
         List<DeadLetter> deadLetters, CancellationToken ct)
     {
+        await BeforeReadAsync().ConfigureAwait(false);
         var reading = _reading;
         reading.Clear();
         reading.AddRange(_missing);
@@ -341,8 +345,11 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     }
 
     // Reads sessions this partition does not hold and imports those the store has.
-    private async Task LoadAsync(List<string> ids, CancellationToken ct) =>
+    private async Task LoadAsync(List<string> ids, CancellationToken ct)
+    {
+        await BeforeReadAsync().ConfigureAwait(false);
         Import(ids, await RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", LoopPhase.Read, ct).ConfigureAwait(false));
+    }
 
     // Imports the stored sessions of a read (states[i]: ids[i]'s bytes, or null when the store has none).
     private void Import(List<string> ids, byte[]?[] states)
@@ -420,7 +427,13 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     /// waiting (or the next offset when none wait): a restart replays from there, and each stored session skips
     /// what it already holds. False when another worker has claimed the partition.
     /// </summary>
-    protected override async Task<bool> WriteCommitAsync(bool final, CancellationToken ct)
+    /// <remarks>
+    /// The states are encoded here and the write runs beside the loop (<see cref="ProcessorBase.WriteBeside"/>): the
+    /// written sessions leave the pending ones now, so a change made while the write is in flight makes a session
+    /// pending again, for the next commit. Closed sessions leave memory only once the write is done, and only if
+    /// nothing changed them meanwhile: until then the store may not have them, so they must not be read back.
+    /// </remarks>
+    protected override Task<bool> WriteCommitAsync(bool final, CancellationToken ct)
     {
         long now = Environment.TickCount64;
         long delay = (long)Options.OpenSessionWriteDelay.TotalMilliseconds;
@@ -446,9 +459,10 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         long? next = position is { } p && p != CommittedOffset ? p : null;
         _writeOwed = false;
         _oldestWaitingTicks = oldestWaiting;
+        PendingOffset = null; // the position covers every batch applied so far; later ones set it again
         if (sessions.Count == 0 && next is null)
         {
-            return Committed(owned: true, null);
+            return Task.FromResult(Committed(owned: true, null));
         }
 
         // The timer index changes only when a period opens or closes.
@@ -458,31 +472,43 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         {
             writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
                 TimerChanged: s.HasOpenPeriod != s.InTimerIndex));
-        }
-
-        bool owned = await RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", LoopPhase.Commit, ct).ConfigureAwait(false);
-        writes.Clear(); // the encoded states go with it
-        if (!Committed(owned, next))
-        {
-            return false;
-        }
-
-        foreach (var s in sessions)
-        {
             _pending.Remove(s.SessionId);
             s.InTimerIndex = s.HasOpenPeriod;
             s.UnwrittenSinceOffset = -1;
+        }
 
-            // Closed sessions are durable now and rarely come back within minutes: keep memory for open ones.
-            if (!s.HasOpenPeriod && ReferenceEquals(_engine.Find(s.SessionId), s))
+        _expiredBeforeWrite = _engine.Counters.SessionsExpired;
+        WriteBeside(RetryAsync(() => Store.CommitAsync(Claim, writes, next, ct), "commit", phase: null, ct), next, _commitWritten);
+        return Task.FromResult(true); // the caller finishes a final commit
+    }
+
+    // A commit's write is done (on the loop): closed sessions it wrote, and nothing changed since, leave memory.
+    private void CommitWritten()
+    {
+        _commitWrites.Clear(); // the encoded states go with it
+        foreach (var s in _commitSessions)
+        {
+            if (!s.HasOpenPeriod && !s.IsDirty && !_pending.ContainsKey(s.SessionId) && ReferenceEquals(_engine.Find(s.SessionId), s))
             {
-                _engine.Recycle(s); // removed from the pending sessions above; the writes hold its bytes, not it
+                _engine.Recycle(s); // durable, and nothing else holds it: not pending, no batch in hand
             }
         }
 
-        sessions.Clear();
+        _commitSessions.Clear();
         Volatile.Write(ref _pendingTimers, _engine.PendingTimers);
-        return true;
+    }
+
+    /// <summary>
+    /// Before reading sessions from the store: a session the engine let go (its retention ran out) while a commit
+    /// was writing it may not be in the store yet, so a read waits for that write. Closed sessions are otherwise kept
+    /// in memory until their write is done.
+    /// </summary>
+    private async ValueTask BeforeReadAsync()
+    {
+        if (CommitInFlightNow && _engine.Counters.SessionsExpired != _expiredBeforeWrite)
+        {
+            await FinishCommitAsync().ConfigureAwait(false); // fenced: the loop stops after this batch
+        }
     }
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Debug, Message = "trigger {Type} {TriggerId} emitted: session {SessionId} user {User} email {Email} deadline {Deadline} lateness {LatenessMs} ms on {Partition}")]

@@ -32,7 +32,7 @@ public class RecycledSessionTests
         var s = engine.Find("old")!;
         engine.TakeDirty([]);
         Assert.NotEmpty(s.Decisions);
-        Assert.NotEmpty(s.Cart);
+        Assert.NotEmpty(s.Cart.ToArray());
         Assert.True(s.SeenIdCount > 0);
         s.UnwrittenSinceOffset = 7;
         s.UnwrittenSinceMs = 12345;

@@ -181,8 +181,8 @@ public class SessionCodecTests
         Assert.Equal(
             (a.UserId, a.Email, a.LastActivityMs, a.PendingDeadlineMs, a.PeriodStartMs, a.PeriodEvents, a.PeriodAddedToCart, a.PeriodOrdered, a.PeriodCheckoutStarted),
             (b.UserId, b.Email, b.LastActivityMs, b.PendingDeadlineMs, b.PeriodStartMs, b.PeriodEvents, b.PeriodAddedToCart, b.PeriodOrdered, b.PeriodCheckoutStarted));
-        Assert.Equal(a.Cart, b.Cart);
-        Assert.Equal(a.Viewed, b.Viewed);
+        Assert.Equal(a.Cart.ToArray(), b.Cart.ToArray());
+        Assert.Equal(a.Viewed.ToArray(), b.Viewed.ToArray());
         Assert.Equal(a.SeenIds(), b.SeenIds());
         foreach (var t in TriggerTypes.All) Assert.Equal(a.LastFired(t), b.LastFired(t));
     }
