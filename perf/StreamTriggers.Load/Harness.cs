@@ -20,6 +20,8 @@ internal sealed class Harness : IAsyncDisposable
 {
     private readonly List<IHost> _workers = [];
     private readonly List<Process> _children = [];
+    private readonly List<string> _childOutput = [];
+    private const int MaxChildOutputLines = 5000;
     private MockCluster? _cluster;
     private Process? _redisProcess;
     private string? _redisDir;
@@ -115,10 +117,14 @@ internal sealed class Harness : IAsyncDisposable
         }
 
         psi.ArgumentList.Add("--StreamTriggers:Kafka:Settings:auto.commit.interval.ms=1000");
+        // Its own lines at Information (assignments, startup), kept for worker.log beside the report: the console
+        // logger writes every level to stdout, so a worker that failed to start says why there.
+        psi.ArgumentList.Add("--Logging:LogLevel:StreamTriggers=Information");
         var child = Process.Start(psi)!;
-        child.OutputDataReceived += (_, _) => { };
+        child.OutputDataReceived += (_, e) => KeepChildLine(e.Data);
         child.ErrorDataReceived += (_, e) =>
         {
+            KeepChildLine(e.Data);
             // The commit interval setting reaches the worker's producer too, which warns that it ignores it.
             if (e.Data is not null && !e.Data.Contains("CONFWARN", StringComparison.Ordinal)) Console.Error.WriteLine($"worker: {e.Data}");
         };
@@ -126,6 +132,37 @@ internal sealed class Harness : IAsyncDisposable
         child.BeginErrorReadLine();
         _children.Add(child);
     }
+
+    private void KeepChildLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_childOutput)
+        {
+            if (_childOutput.Count == MaxChildOutputLines)
+            {
+                _childOutput.RemoveAt(0);
+            }
+
+            _childOutput.Add(line);
+        }
+    }
+
+    /// <summary>What the child workers wrote (stdout and stderr, the last <see cref="MaxChildOutputLines"/> lines).</summary>
+    public IReadOnlyList<string> ChildOutput()
+    {
+        lock (_childOutput)
+        {
+            return [.. _childOutput];
+        }
+    }
+
+    /// <summary>A child worker that is no longer running, and how it ended; null while they all run (or none was started).</summary>
+    public string? ChildExited() =>
+        _children.FirstOrDefault(c => c.HasExited) is { } gone ? $"the worker process (pid {gone.Id}) exited with code {gone.ExitCode}" : null;
 
     private List<string> WorkerArgs(string inputTopic, string triggerTopic, string group)
     {

@@ -41,6 +41,9 @@ internal sealed class LoadResult
     public List<Sample> Timeline { get; } = [];
     public List<string> Notes { get; } = [];
 
+    /// <summary>What a child worker wrote (its log), for worker.log beside the report; empty for other workers.</summary>
+    public IReadOnlyList<string> WorkerOutput { get; set; } = [];
+
     /// <summary>The worker's GC over the run (sending and draining), from its /metrics; null when it could not be read.</summary>
     public GcReading? WorkerGc { get; set; }
 
@@ -150,7 +153,8 @@ internal static class LoadRun
 
         if (gcProbe is not null && gcFirst is null)
         {
-            result.Notes.Add($"the worker's /metrics ({gcProbe.Url}) did not answer: GC pauses in the timeline are this process's");
+            result.Notes.Add($"the worker's /metrics ({gcProbe.Url}) did not answer: GC pauses in the timeline are this process's"
+                + (h.ChildExited() is { } exited ? $"; {exited}" : string.Empty));
         }
 
         var gcClock = Stopwatch.StartNew();
@@ -283,7 +287,13 @@ internal static class LoadRun
             result.WorkerGcSeconds = gcClock.Elapsed.TotalSeconds;
         }
 
+        if (o.ChildWorker && result.EventsConsumed == 0 && result.EventsSent > 0)
+        {
+            result.Notes.Add("the worker consumed nothing: " + (h.ChildExited() ?? "its process was still running") + "; its output is in worker.log");
+        }
+
         await h.StopWorkersAsync().ConfigureAwait(false);
+        result.WorkerOutput = h.ChildOutput();
         return result;
     }
 

@@ -77,5 +77,15 @@ foreach (var example in result.MissingExamples)
 
 string dir = o.ReportDirectory ?? Path.Combine("perf", "results", $"{(o.Compare ? "compare" : o.Rate > 0 ? "rate" : "max")}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
 Report.Write(dir, result, o, compare);
-Console.WriteLine($"report: {Path.Combine(dir, "report.json")}, {Path.Combine(dir, "report.html")}");
+if (result.WorkerOutput.Count > 0)
+{
+    File.WriteAllLines(Path.Combine(dir, "worker.log"), result.WorkerOutput);
+}
+
+foreach (var note in result.Notes)
+{
+    Console.WriteLine($"note: {note}");
+}
+
+Console.WriteLine($"report: {Path.Combine(dir, "report.json")}, {Path.Combine(dir, "report.html")}{(result.WorkerOutput.Count > 0 ? ", worker.log" : "")}");
 return result.Missing == 0 && result.Duplicates == 0 ? 0 : 1;
