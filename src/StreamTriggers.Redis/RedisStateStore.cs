@@ -26,6 +26,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
 
 
     private readonly IConnectionMultiplexer _redis;
+    private readonly IConnectionMultiplexer _commits;
     private readonly string _prefix;
     private readonly string _group;
     private readonly long _ttlMs;
@@ -38,11 +39,19 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
     /// <param name="retention">How long a session outlives its last write.</param>
     /// <param name="ownsConnection">Close <paramref name="redis"/> when the store is disposed.</param>
     /// <param name="space">Sessions (default) or customers: separate keys, and whether a claim reads every deadline.</param>
-    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false, StateSpace? space = null)
+    /// <param name="commits">
+    /// The connection commits go through (default: <paramref name="redis"/>). A commit's epoch check holds its
+    /// connection for a round trip before the transaction is written (StackExchange.Redis sends nothing else on it
+    /// meanwhile), so on a connection of their own commits do not hold up the reads the partitions wait for. Not
+    /// closed by the store.
+    /// </param>
+    public RedisStateStore(IConnectionMultiplexer redis, string keyPrefix, string group, TimeSpan retention, bool ownsConnection = false, StateSpace? space = null,
+        IConnectionMultiplexer? commits = null)
     {
         _space = space ?? StateSpace.Sessions;
         _ownsConnection = ownsConnection;
         _redis = redis;
+        _commits = commits ?? redis;
         _prefix = keyPrefix;
         _group = group;
         _ttlMs = (long)retention.TotalMilliseconds;
@@ -124,7 +133,7 @@ public sealed class RedisStateStore : IStateStore, IStateInspector, IAsyncDispos
         // writes as native commands, about three times cheaper per SET than the same writes from a Lua script,
         // and refuses the whole transaction when another worker claimed the partition in between.
         string tag = Tag(claim.Partition);
-        var transaction = _redis.GetDatabase().CreateTransaction();
+        var transaction = _commits.GetDatabase().CreateTransaction();
         transaction.AddCondition(Condition.StringEqual($"{tag}:epoch", claim.Epoch));
         var ttl = TimeSpan.FromMilliseconds(_ttlMs);
         List<SortedSetEntry>? added = null;

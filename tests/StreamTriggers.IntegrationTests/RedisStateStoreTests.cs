@@ -137,6 +137,27 @@ public sealed class RedisStateStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Commits_GoThroughTheirOwnConnection_AndAreReadBackThroughTheOther()
+    {
+        // A commit's epoch check holds its connection for a round trip; the worker gives commits a connection of their
+        // own so the partitions' reads never queue behind one. Redis's CLIENT LIST says which connection ran what.
+        await using var reads = await ConnectionMultiplexer.ConnectAsync(_server.Configuration + ",name=st-reads");
+        await using var commits = await ConnectionMultiplexer.ConnectAsync(_server.Configuration + ",name=st-commits");
+        await using var probe = await ConnectionMultiplexer.ConnectAsync(_server.Configuration + ",allowAdmin=true,name=probe");
+        var store = new RedisStateStore(reads, "c" + Guid.NewGuid().ToString("N")[..6], "group", TimeSpan.FromDays(7), commits: commits);
+
+        var claim = await store.ClaimAsync(P, default);
+        Assert.True(await store.CommitAsync(claim, [new("s-1", [1, 2], 10)], 3, default));
+        Assert.Equal([[1, 2], null], await store.LoadAsync(claim, ["s-1", "nobody"], default));
+
+        var clients = await probe.GetServer(probe.GetEndPoints()[0]).ClientListAsync();
+        Assert.Contains(clients, c => c.Name == "st-commits" && c.LastCommand == "exec");
+        Assert.Contains(clients, c => c.Name == "st-reads" && c.LastCommand == "mget");
+        Assert.DoesNotContain(clients, c => c.Name == "st-reads" && c.LastCommand == "exec");
+        Assert.Equal(3, (await store.ClaimAsync(P, default)).NextOffset);
+    }
+
+    [Fact]
     public async Task AStaleClaim_IsFenced_AndChangesNothing()
     {
         var zombie = await _store.ClaimAsync(P, default);

@@ -148,19 +148,23 @@ internal static class RunCommand
         services.AddSingleton<IValidateOptions<LifecycleOptions>>(new OptionsValidator<LifecycleOptions>(o => o.Validate()));
         services.AddOptions<PolicyOptions>().BindConfiguration(PolicyOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PolicyOptions>>(new OptionsValidator<PolicyOptions>(o => o.Validate()));
-        // One Redis connection for both stages' stores (null: embedded, state in process memory).
+        // Redis connections for both stages' stores (null: embedded, state in process memory): one for reads and claims,
+        // one for commits (a commit's epoch check holds its connection for a round trip; reads must not queue behind it).
         services.AddSingleton(sp =>
         {
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             if (string.IsNullOrWhiteSpace(redis.Configuration))
             {
-                return new RedisConnection(null);
+                return new RedisConnection(null, null);
             }
 
             var config = ConfigurationOptions.Parse(redis.Configuration);
             // Start even while Redis is down: the partitions wait and retry instead of the process failing.
             config.AbortOnConnectFail = false;
-            return new RedisConnection(ConnectionMultiplexer.Connect(config));
+            var reads = ConnectionMultiplexer.Connect(config);
+            var commits = config.Clone();
+            commits.ClientName = (config.ClientName ?? "streamtriggers") + "-commits";
+            return new RedisConnection(reads, ConnectionMultiplexer.Connect(commits));
         });
         services.AddSingleton<IStateStore>(sp => NewStore(sp, StateSpace.Sessions, sp.GetRequiredService<IOptions<RulesOptions>>().Value.SessionRetention));
         services.AddSingleton(sp => new CustomerStore(NewStore(sp, StateSpace.Customers, sp.GetRequiredService<IOptions<LifecycleOptions>>().Value.CustomerRetention)));
@@ -182,15 +186,22 @@ internal static class RunCommand
         }
 
         var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
-        return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId, retention, space: space);
+        return new RedisStateStore(connection, redis.KeyPrefix, sp.GetRequiredService<IOptions<KafkaOptions>>().Value.GroupId, retention, space: space,
+            commits: sp.GetRequiredService<RedisConnection>().Commits);
     }
 
-    /// <summary>The worker's Redis connection, closed with the host (null in embedded mode).</summary>
-    private sealed class RedisConnection(IConnectionMultiplexer? multiplexer) : IDisposable
+    /// <summary>The worker's Redis connections (reads and claims; commits), closed with the host (null in embedded mode).</summary>
+    private sealed class RedisConnection(IConnectionMultiplexer? multiplexer, IConnectionMultiplexer? commits) : IDisposable
     {
         public IConnectionMultiplexer? Multiplexer => multiplexer;
 
-        public void Dispose() => multiplexer?.Dispose();
+        public IConnectionMultiplexer? Commits => commits;
+
+        public void Dispose()
+        {
+            commits?.Dispose();
+            multiplexer?.Dispose();
+        }
     }
 
     private static MockCluster StartEmbeddedCluster(KafkaOptions kafka)
