@@ -34,6 +34,7 @@ internal abstract partial class ProcessorBase : IDisposable
     private long _lastCommitTicks = Environment.TickCount64;
     private readonly LoopTimeline _timeline = new();
     private CommitInFlight? _inFlight;
+    private readonly WakeClock.Alarm _alarm = WakeClock.Shared.CreateAlarm();
 
     protected ProcessorBase(TopicPartition partition, PartitionClaim claim, IStateStore store, TriggerPublisher publisher,
         WorkerOptions options, long latenessMs, TimeProvider time, ILogger logger, WorkerStats stats,
@@ -93,7 +94,11 @@ internal abstract partial class ProcessorBase : IDisposable
     /// <summary>When (wall clock) the earliest timer is due, counting the allowed lateness; null when none.</summary>
     protected abstract long? TimerDueMs { get; }
 
-    public void Dispose() => _abort.Dispose();
+    public void Dispose()
+    {
+        _alarm.Dispose();
+        _abort.Dispose();
+    }
 
     /// <summary>Hands over an item without blocking; false when the partition's queue is full (pause it).</summary>
     public bool TryEnqueue(InputItem item) => _input.Writer.TryWrite(item);
@@ -375,14 +380,15 @@ internal abstract partial class ProcessorBase : IDisposable
             var writing = _inFlight?.Write;
             if (due is { } dueAt)
             {
-                using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var delay = Task.Delay(TimeSpan.FromMilliseconds(dueAt - now), Time, timer.Token);
+                var after = DateTimeOffset.FromUnixTimeMilliseconds(dueAt) - Time.GetUtcNow();
+                var delay = ReferenceEquals(Time, TimeProvider.System) ? _alarm.After(after) : Task.Delay(after, Time, ct);
                 await (writing is null ? Task.WhenAny(wait, delay) : Task.WhenAny(wait, delay, writing)).ConfigureAwait(false);
-                await timer.CancelAsync().ConfigureAwait(false);
                 if (delay.IsCompletedSuccessfully)
                 {
                     return false;
                 }
+
+                _alarm.Clear();
             }
             else if (writing is not null)
             {
