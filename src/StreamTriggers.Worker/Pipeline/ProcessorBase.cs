@@ -380,7 +380,7 @@ internal abstract partial class ProcessorBase : IDisposable
             var writing = _inFlight?.Write;
             if (due is { } dueAt)
             {
-                var after = DateTimeOffset.FromUnixTimeMilliseconds(dueAt) - Time.GetUtcNow();
+                var after = TimeSpan.FromTicks(Math.Max(0, (DateTimeOffset.FromUnixTimeMilliseconds(dueAt) - Time.GetUtcNow()).Ticks));
                 var delay = ReferenceEquals(Time, TimeProvider.System) ? _alarm.After(after) : Task.Delay(after, Time, ct);
                 await (writing is null ? Task.WhenAny(wait, delay) : Task.WhenAny(wait, delay, writing)).ConfigureAwait(false);
                 if (delay.IsCompletedSuccessfully)
