@@ -21,7 +21,11 @@ internal enum LoopPhase
     /// <summary>Before a commit: waiting for the broker to acknowledge everything published so far.</summary>
     Acks,
 
-    /// <summary>Writing a commit (state, timers, input position) to the state store.</summary>
+    /// <summary>
+    /// Waiting for a commit's write (state, timers, input position) to the state store: the customer stage's, or the
+    /// session stage's still in flight when the next commit (or a read that must follow it) is due; the session stage's
+    /// write otherwise runs beside the loop.
+    /// </summary>
     Commit,
 }
 

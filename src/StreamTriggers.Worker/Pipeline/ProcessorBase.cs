@@ -268,6 +268,9 @@ internal abstract partial class ProcessorBase : IDisposable
         }
     }
 
+    // The longest an idle loop sleeps before it looks again.
+    private const long MaxIdleWaitMs = 24 * 60 * 60 * 1000;
+
     /// <summary>Batches whose output may be waiting for the broker's acks at once.</summary>
     internal const int MaxUnackedBatches = 64;
 
@@ -380,7 +383,10 @@ internal abstract partial class ProcessorBase : IDisposable
             var writing = _inFlight?.Write;
             if (due is { } dueAt)
             {
-                var after = TimeSpan.FromTicks(Math.Max(0, (DateTimeOffset.FromUnixTimeMilliseconds(dueAt) - Time.GetUtcNow()).Ticks));
+                // At most a day ahead (a session's expiry may be weeks away; Task.Delay takes at most 49 days): the loop
+                // wakes then, finds nothing due, and waits again.
+                long wakeAtTicks = DateTimeOffset.UnixEpoch.UtcTicks + Math.Min(dueAt, now + MaxIdleWaitMs) * TimeSpan.TicksPerMillisecond;
+                var after = TimeSpan.FromTicks(Math.Max(0, wakeAtTicks - Time.GetUtcNow().UtcTicks));
                 var delay = ReferenceEquals(Time, TimeProvider.System) ? _alarm.After(after) : Task.Delay(after, Time, ct);
                 await (writing is null ? Task.WhenAny(wait, delay) : Task.WhenAny(wait, delay, writing)).ConfigureAwait(false);
                 if (delay.IsCompletedSuccessfully)
