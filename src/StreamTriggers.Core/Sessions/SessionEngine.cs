@@ -42,7 +42,7 @@ public enum DecisionLog
 public sealed partial class SessionEngine
 {
     private readonly RulesOptions _rules;
-    private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
+    private readonly SubjectTable<SessionState> _sessions = new(); // holds no id string of its own: see SubjectTable
     private readonly TimerIndex _timers = new();
     private readonly ProductTable _products;
     private readonly List<SessionState> _dirty = [];
@@ -90,16 +90,15 @@ public sealed partial class SessionEngine
 
     public int PendingTimers => _timers.Count;
 
-    public SessionState? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
+    public SessionState? Find(string sessionId) => _sessions.Find(sessionId);
 
-    public bool Contains(string sessionId) => _sessions.ContainsKey(sessionId);
+    public bool Contains(string sessionId) => _sessions.Contains(sessionId);
 
     /// <summary>The products its sessions hold, one instance per distinct product (shared with a decoder).</summary>
     public ProductTable Products => _products;
 
     /// <summary>The engine's own instance of a session id it holds, found without a string for it; null otherwise.</summary>
-    public string? HeldId(ReadOnlySpan<char> sessionId) =>
-        _sessions.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(sessionId, out string? held, out _) ? held : null;
+    public string? HeldId(ReadOnlySpan<char> sessionId) => _sessions.Find(sessionId)?.SessionId;
 
     /// <summary>The earliest pending timer's due time, or null when none is pending.</summary>
     public long? NextDueMs => _timers.TryPeek(out var node) ? node.DueMs : null;
@@ -121,7 +120,7 @@ public sealed partial class SessionEngine
         }
 
         s.ShareProducts(_products); // its copies, read back from the store, die young
-        _sessions[s.SessionId] = s;
+        _sessions.Set(s);
         s.InTimerIndex = s.HasOpenPeriod;
         _timers.Schedule(s.Timer, s.HasOpenPeriod ? s.PendingDeadlineMs : s.LastActivityMs + _rules.RetentionMs,
             s.HasOpenPeriod ? TimerKind.SessionDeadline : TimerKind.SessionExpiry);
@@ -202,7 +201,7 @@ public sealed partial class SessionEngine
     }
 
     /// <summary>Sessions with a period still open (a deadline not yet fired). O(sessions): for summaries, not the hot path.</summary>
-    public int CountOpenPeriods() => _sessions.Values.Count(s => s.HasOpenPeriod);
+    public int CountOpenPeriods() => _sessions.Count(s => s.HasOpenPeriod);
 
     /// <summary>
     /// Fires what is due at <paramref name="nowMs"/>, then applies <paramref name="ev"/>. <paramref name="offset"/> is
@@ -217,7 +216,7 @@ public sealed partial class SessionEngine
         if (!_sessions.TryGetValue(ev.SessionId, out var s))
         {
             s = _recycled.TryPop(out var reused) ? reused.Reuse(ev.SessionId) : new SessionState(ev.SessionId);
-            _sessions.Add(ev.SessionId, s);
+            _sessions.Add(s);
             Counters.SessionsCreated++;
         }
 

@@ -4,6 +4,7 @@ using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 using StreamTriggers.State;
+using StreamTriggers.Timers;
 using StreamTriggers.Triggers;
 using StreamTriggers.Worker.Hosting;
 
@@ -40,7 +41,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private long _oldestWaitingTicks = long.MaxValue;
 
     // Changed sessions not yet committed: written together with the position every CommitInterval.
-    private readonly Dictionary<string, SessionState> _pending = new(StringComparer.Ordinal);
+    private readonly SubjectTable<SessionState> _pending = new();
 
     // Per-batch scratch, kept across batches: the sessions the batch read from the store, and the sessions it changed.
     private readonly List<string> _missing = [];
@@ -167,7 +168,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         foreach (var d in dirty)
         {
-            _pending[d.SessionId] = d;
+            _pending.Set(d);
             if (!d.HasOpenPeriod || d.UnwrittenSinceOffset < 0)
             {
                 _writeOwed = true;
@@ -189,7 +190,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         // Sessions read for this batch and left unchanged are durable already: keep memory for open ones.
         foreach (var id in missing)
         {
-            if (!_pending.ContainsKey(id) && _engine.Find(id) is { HasOpenPeriod: false } closed)
+            if (!_pending.Contains(id) && _engine.Find(id) is { HasOpenPeriod: false } closed)
             {
                 _engine.Recycle(closed); // nothing else holds it: not pending, not in this batch's lists
             }
@@ -442,7 +443,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         sessions.Clear();
         long waitingSince = long.MaxValue;
         long oldestWaiting = long.MaxValue;
-        foreach (var s in _pending.Values)
+        foreach (var s in _pending)
         {
             if (all || !s.HasOpenPeriod || s.UnwrittenSinceOffset < 0 || now - s.UnwrittenSinceMs >= delay)
             {
@@ -488,7 +489,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _commitWrites.Clear(); // the encoded states go with it
         foreach (var s in _commitSessions)
         {
-            if (!s.HasOpenPeriod && !s.IsDirty && !_pending.ContainsKey(s.SessionId) && ReferenceEquals(_engine.Find(s.SessionId), s))
+            if (!s.HasOpenPeriod && !s.IsDirty && !_pending.Contains(s.SessionId) && ReferenceEquals(_engine.Find(s.SessionId), s))
             {
                 _engine.Recycle(s); // durable, and nothing else holds it: not pending, no batch in hand
             }

@@ -31,7 +31,7 @@ public class RecycledSessionTests
 
         var s = engine.Find("old")!;
         engine.TakeDirty([]);
-        Assert.NotEmpty(s.Decisions);
+        Assert.NotEqual(0, s.Decisions.Count);
         Assert.NotEmpty(s.Cart.ToArray());
         Assert.True(s.SeenIdCount > 0);
         s.UnwrittenSinceOffset = 7;
@@ -40,6 +40,7 @@ public class RecycledSessionTests
 
         engine.Recycle(s);
         Assert.Equal(1, engine.RecycledCount);
+        var arraysBefore = AllInstanceFields(typeof(SessionState)).Where(f => f.FieldType.IsArray).ToDictionary(f => f.Name, f => f.GetValue(s));
         var reused = s.Reuse("new");
         var fresh = new SessionState("new");
 
@@ -52,10 +53,25 @@ public class RecycledSessionTests
                 continue;
             }
 
+            if (expected is null && actual is Array kept)
+            {
+                // Kept for the next visit (a new array in an old object costs every gen0 collection), emptied: its
+                // count, compared like any other field, is zero, and it holds no reference to the old visit's products.
+                Assert.Same(arraysBefore[field.Name], kept);
+                if (!kept.GetType().GetElementType()!.IsValueType)
+                {
+                    Assert.All(kept.Cast<object?>(), Assert.Null);
+                }
+
+                continue;
+            }
+
             Assert.True(Equals(expected, actual), $"{field.DeclaringType!.Name}.{field.Name}: a new session has {expected ?? "null"}, the reused one {actual ?? "null"}");
         }
 
         Assert.Equal(SessionCodec.Encode(fresh), SessionCodec.Encode(reused));
+        Assert.Equal(4, arraysBefore.Count); // products viewed, cart, remembered ids, decisions: each one kept, above
+        Assert.All(arraysBefore, kv => Assert.NotNull(kv.Value));
     }
 
     [Fact]

@@ -162,7 +162,7 @@ public class SessionCodecTests
         var s = SessionCodec.Decode("s", [1, 0, 4], 64);
 
         Assert.Equal(2, s.LastActivityMs);
-        Assert.Empty(s.Decisions);
+        Assert.Equal(0, s.Decisions.Count);
         Assert.False(s.HasOpenPeriod);
     }
 
