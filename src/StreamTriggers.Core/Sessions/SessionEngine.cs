@@ -53,6 +53,10 @@ public sealed partial class SessionEngine
     internal const int ProductTableCapacity = 20_000;
 
     private readonly bool _trackChanges;
+
+    // Whether a closed period keeps its cleared arrays for the session's next visit (SessionState.Kept): an engine that
+    // tracks changes for a store (the live worker's) lets closed sessions go once written and reuses their instances.
+    private readonly bool _keepArrays;
     private readonly List<TriggerDecision>? _decisions;
     private readonly bool _heldBackOnly;
     private readonly List<CustomerSignal>? _signals;
@@ -73,6 +77,7 @@ public sealed partial class SessionEngine
         _products = products ?? new ProductTable(ProductTableCapacity);
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
+        _keepArrays = trackChanges;
         _decisions = decisions == DecisionLog.None ? null : [];
         _heldBackOnly = decisions == DecisionLog.HeldBack;
         _signals = lifecycle is { Enabled: true } ? [] : null;
@@ -350,8 +355,8 @@ public sealed partial class SessionEngine
 
         Counters.PeriodsClosed++;
         MarkDirty(s);
-        s.ResetPeriod();
-        s.TrimEventIds(_rules.MaxEventIdsAfterClose);
+        s.ResetPeriod(_keepArrays);
+        s.TrimEventIds(_rules.MaxEventIdsAfterClose, _keepArrays);
         _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
     }
 
@@ -462,7 +467,7 @@ public sealed partial class SessionEngine
                 break;
             case EventType.OrderCompleted:
                 s.PeriodOrdered = true;
-                s.ClearCart();
+                s.ClearCart(_keepArrays);
                 break;
         }
     }
@@ -496,7 +501,7 @@ public sealed partial class SessionEngine
         }
     }
 
-    private static void RemoveFromCart(SessionState s, ProductInfo p)
+    private void RemoveFromCart(SessionState s, ProductInfo p)
     {
         int i = IndexOf(s.Cart, p.Id);
         if (i < 0)
@@ -512,7 +517,7 @@ public sealed partial class SessionEngine
         }
         else
         {
-            s.RemoveCartLine(i);
+            s.RemoveCartLine(i, _keepArrays);
         }
     }
 

@@ -58,8 +58,8 @@ public sealed class SessionState : TimerNode
         Email = null;
         Anonymous = AnonymousFlags.None;
         LastActivityMs = None;
-        ResetPeriod();
-        ClearCart();
+        ResetPeriod(keepArrays: true);
+        ClearCart(keepArrays: true);
         _lastBrowseMs = _lastCartMs = _lastCheckoutMs = None;
         AppliedOffset = -1;
         UnwrittenSinceOffset = -1;
@@ -125,28 +125,34 @@ public sealed class SessionState : TimerNode
         _cart![i] = p;
     }
 
-    internal void RemoveCartLine(int i)
+    internal void RemoveCartLine(int i, bool keepArrays)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)i, (uint)_cartCount, nameof(i));
         var cart = _cart!;
         Array.Copy(cart, i + 1, cart, i, _cartCount - i - 1);
         cart[--_cartCount] = null!;
+        if (_cartCount == 0 && !keepArrays)
+        {
+            _cart = null;
+        }
     }
 
-    internal void ClearCart()
+    internal void ClearCart(bool keepArrays)
     {
         _cart?.AsSpan(0, _cartCount).Clear();
-        _cart = Kept(_cart);
+        _cart = keepArrays ? Kept(_cart) : null;
         _cartCount = 0;
     }
 
     /// <summary>Arrays up to this length are kept, emptied, when a list is cleared or the instance reused.</summary>
     internal const int KeptArrayLength = 64;
 
-    // A cleared list or a reused instance keeps its array: a new one stored in this (old) object would mark its card,
-    // which every gen0 collection then scans until a gen1 collection promotes the array (a heap snapshot at 45,000
-    // events/s found new product lists, event-id rings and decision arrays in 17,000 of the 38,000 references from
-    // gen2 objects to younger ones). Only an array grown unusually large is let go, so the pool holds little.
+    // An engine whose sessions leave memory once written and closed (the live worker's, which then reuses the
+    // instance for a new visit) keeps a cleared list's array: a new one stored in this (old) object would mark its
+    // card, which every gen0 collection then scans until a gen1 collection promotes the array (a heap snapshot at
+    // 45,000 events/s found new product lists, event-id rings and decision arrays in 17,000 of the 38,000 references
+    // from gen2 objects to younger ones). Only an array grown unusually large is let go. An engine that holds closed
+    // sessions for their retention (replay) releases them instead: most never open another period.
     private static T[]? Kept<T>(T[]? array) => array is { Length: <= KeptArrayLength } ? array : null;
 
     internal void RestoreLists(ProductInfo[]? viewed, ProductInfo[]? cart)
@@ -366,7 +372,7 @@ public sealed class SessionState : TimerNode
     }
 
     /// <summary>Keeps only the newest <paramref name="keep"/> remembered event ids.</summary>
-    internal void TrimEventIds(int keep)
+    internal void TrimEventIds(int keep, bool keepArrays)
     {
         if (_seenCount <= keep)
         {
@@ -379,8 +385,13 @@ public sealed class SessionState : TimerNode
             newest[i] = SeenIdAt(_seenCount - keep + i);
         }
 
-        // The ring keeps its array (see Kept; it holds more than `keep` slots): the newest `keep` ids, oldest first,
-        // and it fills on from there.
+        // The newest `keep` ids, oldest first. The ring keeps its array (see Kept; it has more than `keep` slots) and
+        // fills on from there, or takes one of exactly `keep` slots (a full ring that grows again if it must).
+        if (!keepArrays || Kept(_seenMore) is null)
+        {
+            _seenMore = keep > InlineSeenIds ? new ulong[keep - InlineSeenIds] : null;
+        }
+
         _seenCount = 0;
         foreach (ulong hash in newest)
         {
@@ -390,7 +401,7 @@ public sealed class SessionState : TimerNode
         _seenNext = 0;
     }
 
-    internal void ResetPeriod()
+    internal void ResetPeriod(bool keepArrays)
     {
         PendingDeadlineMs = None;
         PeriodStartMs = None;
@@ -398,8 +409,8 @@ public sealed class SessionState : TimerNode
         PeriodAddedToCart = false;
         PeriodOrdered = false;
         PeriodCheckoutStarted = false;
-        _viewed?.AsSpan(0, _viewedCount).Clear(); // cleared in place: see Kept
-        _viewed = Kept(_viewed);
+        _viewed?.AsSpan(0, _viewedCount).Clear(); // see Kept
+        _viewed = keepArrays ? Kept(_viewed) : null;
         _viewedCount = 0;
     }
 

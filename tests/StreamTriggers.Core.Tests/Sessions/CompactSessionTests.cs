@@ -115,7 +115,7 @@ public class CompactSessionTests
             if (step % 97 == 96)
             {
                 int keep = random.Next(0, capacity + 1);
-                s.TrimEventIds(keep);
+                s.TrimEventIds(keep, keepArrays: random.Next(2) == 0);
                 model = model.Skip(Math.Max(0, model.Count - keep)).ToList();
             }
             else if (step % 53 == 52)

@@ -109,6 +109,33 @@ public class RecycledSessionTests
         Assert.Equal(0, engine.RecycledCount);
     }
 
+    // The live worker's engine lets closed sessions go once written and reuses them, so a closed period keeps its
+    // cleared list for the next visit (no new array in an old object); replay's holds closed sessions for their
+    // retention, so it releases the list (most never open another period).
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AClosedPeriodKeepsItsClearedViewedList_OnlyInAnEngineThatReusesSessions(bool trackChanges)
+    {
+        var engine = new SessionEngine(new RulesOptions(), trackChanges);
+        var output = new List<Trigger>();
+        var s = engine.Apply(View("a", 0, "p1"), 0, output)!;
+        engine.Apply(View("a", 1, "p2"), 0, output);
+        engine.AdvanceTo(At(60), output); // the period closes (browse abandoned)
+
+        var list = (ProductInfo?[]?)typeof(SessionState).GetField("_viewed", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(s);
+        Assert.Equal(0, s.Viewed.Count);
+        if (trackChanges)
+        {
+            Assert.NotNull(list);
+            Assert.All(list, Assert.Null);
+        }
+        else
+        {
+            Assert.Null(list);
+        }
+    }
+
     /// <summary>
     /// Two engines fed the same random stream (late events, redeliveries, revisits), both dropping every written,
     /// closed session as the worker does: one evicts (a new object for the next visit), one recycles. Whatever a
