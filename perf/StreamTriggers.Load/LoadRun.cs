@@ -37,6 +37,12 @@ internal sealed class LoadResult
     public LatencyHistogram Lateness { get; } = new();
     public LatencyHistogram EndToEnd { get; } = new();
     public LatencyHistogram QuietLateness { get; } = new();
+
+    /// <summary>The lateness of the triggers due during the warmup (checked like the others, measured apart).</summary>
+    public LatencyHistogram WarmupLateness { get; } = new();
+
+    /// <summary>The seconds of sending before the measured run (<see cref="LoadOptions.Warmup"/>).</summary>
+    public double WarmupSeconds { get; set; }
     public double? RedisBytesPerIdleSession { get; set; }
     public List<Sample> Timeline { get; } = [];
     public List<string> Notes { get; } = [];
@@ -85,6 +91,8 @@ internal static class LoadRun
         var seen = new HashSet<string>(StringComparer.Ordinal);
         long latenessMs = (long)o.Lateness.TotalMilliseconds;
         long lastDue = 0;
+        // Triggers due before this (Unix ms) belong to the warmup: everything until the warmup ends, then its end.
+        long measuredFromMs = o.Warmup > TimeSpan.Zero ? long.MaxValue : long.MinValue;
         var second = new LatencyHistogram();
         long triggersThisSecond = 0;
 
@@ -113,8 +121,15 @@ internal static class LoadRun
                 if (expected.Remove(r.Id, out var e))
                 {
                     double lateness = r.PublishedMs - (e.DeadlineMs + latenessMs);
-                    result.Lateness.Record(lateness);
                     second.Record(lateness);
+                    if (e.DeadlineMs + latenessMs < measuredFromMs)
+                    {
+                        result.WarmupLateness.Record(lateness);
+                        triggersThisSecond++;
+                        continue;
+                    }
+
+                    result.Lateness.Record(lateness);
                     result.EndToEnd.Record(r.ReceivedMs - (e.DeadlineMs + latenessMs));
                     if (quiet.Remove(r.Id))
                     {
@@ -163,14 +178,33 @@ internal static class LoadRun
         var cpuFirst = CpuAccount.Take(cpuTargets);
         long consumedFirst = consumed();
         var clock = Stopwatch.StartNew();
+        var measuredFrom = TimeSpan.Zero;
+        bool warmingUp = o.Warmup > TimeSpan.Zero;
         long sent = 0;
         long lastConsumed = 0;
         double nextSample = 1;
         var perSecond = new List<double>();
         var gcPause = GC.GetTotalPauseDuration();
         int quietFrom = o.Partitions - o.QuietPartitions;
-        while (clock.Elapsed < o.Duration)
+        while (clock.Elapsed < o.Warmup + o.Duration)
         {
+            if (warmingUp && clock.Elapsed >= o.Warmup)
+            {
+                // The measured run starts: every account (CPU, the worker's GC and late triggers, throughput) from here.
+                warmingUp = false;
+                measuredFrom = clock.Elapsed;
+                measuredFromMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                result.WarmupSeconds = measuredFrom.TotalSeconds;
+                cpuFirst = CpuAccount.Take(cpuTargets);
+                consumedFirst = consumed();
+                perSecond.Clear();
+                if (gcFirst is not null && await gcProbe!.ReadAsync().ConfigureAwait(false) is { } atStart)
+                {
+                    gcFirst = atStart;
+                    gcClock.Restart();
+                }
+            }
+
             double elapsed = clock.Elapsed.TotalSeconds;
             long allowed = o.Rate > 0 ? (long)(o.Rate * elapsed) : long.MaxValue;
             long lag = sent - consumed();
@@ -220,7 +254,7 @@ internal static class LoadRun
                     pausedMs);
                 result.Timeline.Add(sample);
                 result.MaxLag = Math.Max(result.MaxLag, sample.Lag);
-                status($"{nextSample,4:0}s  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms  GC pauses {sample.GcPauseMs,5:N0} ms");
+                status($"{nextSample,4:0}s{(warmingUp ? " warmup" : string.Empty)}  sent {sent,11:N0}  consumed {c,11:N0} ({c - lastConsumed,8:N0}/s)  lag {sample.Lag,9:N0}  triggers {result.Received,8:N0}  lateness p99 {sample.LatenessP99,7:N1} ms max {sample.LatenessMax,7:N1} ms  GC pauses {sample.GcPauseMs,5:N0} ms");
                 lastConsumed = c;
                 second = new LatencyHistogram();
                 triggersThisSecond = 0;
@@ -228,7 +262,7 @@ internal static class LoadRun
             }
         }
 
-        result.SendSeconds = clock.Elapsed.TotalSeconds;
+        result.SendSeconds = (clock.Elapsed - measuredFrom).TotalSeconds;
         result.Cpu = CpuAccount.Between(cpuFirst, CpuAccount.Take(cpuTargets), result.SendSeconds, consumed() - consumedFirst);
         result.EventsSent = sent;
         foreach (var (id, what, partition) in source.EndOpenSessions())
@@ -271,7 +305,8 @@ internal static class LoadRun
         result.MissingExamples.AddRange(expected.Take(5).Select(kv => $"{TriggerTypes.Name(kv.Value.Type)} {kv.Key} deadline {Time.UnixTime.Format(kv.Value.DeadlineMs)}"));
         result.SplitSessions = source.Split.Count;
         result.SessionsStarted = source.Started.Values.Sum();
-        var steady = perSecond.Skip(Math.Min(3, perSecond.Count / 4)).ToList();
+        // Without a warmup the first seconds (the worker starting up) are left out of the median.
+        var steady = perSecond.Skip(o.Warmup > TimeSpan.Zero ? 0 : Math.Min(3, perSecond.Count / 4)).ToList();
         result.MedianEventsPerSecond = Median(steady);
         result.MeanEventsPerSecond = perSecond.Count == 0 ? 0 : perSecond.Sum() / (double)perSecond.Count;
 

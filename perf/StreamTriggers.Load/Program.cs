@@ -51,6 +51,12 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     lateness          p50 {result.Lateness.Percentile(50):N1} ms  p99 {result.Lateness.Percentile(99):N1} ms  p99.9 {result.Lateness.Percentile(99.9):N1} ms  max {(result.Lateness.Count == 0 ? 0 : result.Lateness.MaxMs):N1} ms  ({result.Lateness.Count:N0} triggers, publish time - (deadline + lateness))
     quiet partitions  p99 {result.QuietLateness.Percentile(99):N1} ms  max {(result.QuietLateness.Count == 0 ? 0 : result.QuietLateness.MaxMs):N1} ms  ({result.QuietLateness.Count:N0} triggers)
     """));
+if (result.WarmupSeconds > 0)
+{
+    var w = result.WarmupLateness;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"warmup            {result.WarmupSeconds:0} s before the above, not in it: p50 {w.Percentile(50):N1} ms  p99 {w.Percentile(99):N1} ms  max {(w.Count == 0 ? 0 : w.MaxMs):N1} ms  ({w.Count:N0} triggers due then)"));
+}
 if (result.RedisBytesPerIdleSession is { } perSession)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory      {perSession:N0} bytes per idle session ({result.SessionsStarted:N0} sessions)"));

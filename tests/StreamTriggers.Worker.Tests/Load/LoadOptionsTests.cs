@@ -26,4 +26,13 @@ public sealed class LoadOptionsTests
         var ex = Assert.Throws<UsageException>(() => LoadOptions.Parse(["--set", setting]));
         Assert.Contains("--set", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Warmup_IsTenSecondsUnlessGiven_ZeroMeasuresFromTheFirstEvent()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(10), LoadOptions.Parse([]).Warmup);
+        Assert.Equal(TimeSpan.FromSeconds(3), LoadOptions.Parse(["--warmup", "3s"]).Warmup);
+        Assert.Equal(TimeSpan.Zero, LoadOptions.Parse(["--warmup", "0s"]).Warmup);
+        Assert.Throws<UsageException>(() => LoadOptions.Parse(["--warmup", "ten"]));
+    }
 }
