@@ -125,15 +125,15 @@ internal static class LoadRun
                     if (e.DeadlineMs + latenessMs < measuredFromMs)
                     {
                         result.WarmupLateness.Record(lateness);
-                        triggersThisSecond++;
-                        continue;
                     }
-
-                    result.Lateness.Record(lateness);
-                    result.EndToEnd.Record(r.ReceivedMs - (e.DeadlineMs + latenessMs));
-                    if (quiet.Remove(r.Id))
+                    else
                     {
-                        result.QuietLateness.Record(lateness);
+                        result.Lateness.Record(lateness);
+                        result.EndToEnd.Record(r.ReceivedMs - (e.DeadlineMs + latenessMs));
+                        if (quiet.Remove(r.Id))
+                        {
+                            result.QuietLateness.Record(lateness);
+                        }
                     }
                 }
                 else if (!source.Split.Contains(r.SessionId))

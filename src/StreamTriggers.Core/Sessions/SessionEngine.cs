@@ -53,10 +53,6 @@ public sealed partial class SessionEngine
     internal const int ProductTableCapacity = 20_000;
 
     private readonly bool _trackChanges;
-
-    // Whether a closed period keeps its cleared arrays for the session's next visit (SessionState.Kept): an engine that
-    // tracks changes for a store (the live worker's) lets closed sessions go once written and reuses their instances.
-    private readonly bool _keepArrays;
     private readonly List<TriggerDecision>? _decisions;
     private readonly bool _heldBackOnly;
     private readonly List<CustomerSignal>? _signals;
@@ -77,7 +73,6 @@ public sealed partial class SessionEngine
         _products = products ?? new ProductTable(ProductTableCapacity);
         _rules = rules.EnsureValid();
         _trackChanges = trackChanges;
-        _keepArrays = trackChanges;
         _decisions = decisions == DecisionLog.None ? null : [];
         _heldBackOnly = decisions == DecisionLog.HeldBack;
         _signals = lifecycle is { Enabled: true } ? [] : null;
@@ -94,6 +89,10 @@ public sealed partial class SessionEngine
     public int SessionCount => _sessions.Count;
 
     public int PendingTimers => _timers.Count;
+
+    // Whether a closed period keeps its cleared arrays for the session's next visit (SessionState.Kept): an engine that
+    // tracks changes for a store (the live worker's) lets closed sessions go once written and reuses their instances.
+    private bool KeepArrays => _trackChanges;
 
     public SessionState? Find(string sessionId) => _sessions.Find(sessionId);
 
@@ -355,8 +354,8 @@ public sealed partial class SessionEngine
 
         Counters.PeriodsClosed++;
         MarkDirty(s);
-        s.ResetPeriod(_keepArrays);
-        s.TrimEventIds(_rules.MaxEventIdsAfterClose, _keepArrays);
+        s.ResetPeriod(KeepArrays);
+        s.TrimEventIds(_rules.MaxEventIdsAfterClose, KeepArrays);
         _timers.Schedule(s.Timer, s.LastActivityMs + _rules.RetentionMs, TimerKind.SessionExpiry);
     }
 
@@ -467,7 +466,7 @@ public sealed partial class SessionEngine
                 break;
             case EventType.OrderCompleted:
                 s.PeriodOrdered = true;
-                s.ClearCart(_keepArrays);
+                s.ClearCart(KeepArrays);
                 break;
         }
     }
@@ -517,7 +516,7 @@ public sealed partial class SessionEngine
         }
         else
         {
-            s.RemoveCartLine(i, _keepArrays);
+            s.RemoveCartLine(i, KeepArrays);
         }
     }
 
