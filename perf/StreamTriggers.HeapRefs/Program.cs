@@ -39,7 +39,8 @@ using (runtime)
     var sources = new Dictionary<string, (long Objects, long References)>();
     var fields = new Dictionary<string, long>();
     var cards = new HashSet<ulong>();
-    long references = 0;
+    var gen1Cards = new HashSet<ulong>();
+    long references = 0, gen1References = 0;
     foreach (var segment in heap.Segments)
     {
         foreach (var obj in segment.EnumerateObjects())
@@ -56,7 +57,10 @@ using (runtime)
             {
                 youngTypes.TryGetValue((type, gen), out var t);
                 youngTypes[(type, gen)] = (t.Count + 1, t.Bytes + (long)obj.Size);
-                continue;
+                if (gen == 0)
+                {
+                    continue;
+                }
             }
 
             long found = 0;
@@ -64,21 +68,30 @@ using (runtime)
             {
                 var to = heap.GetSegmentByAddress(r.Object.Address);
                 int toGen = to is null ? -1 : (int)to.GetGeneration(r.Object.Address);
-                if (toGen is not (0 or 1))
+                if (toGen < 0 || toGen >= Math.Min(gen, 2))
                 {
-                    continue;
+                    continue; // only references to a younger generation (gen1 objects count those to gen0)
                 }
 
                 found++;
-                cards.Add((obj.Address + (ulong)r.Offset) >> 8);
+                (gen == 1 ? gen1Cards : cards).Add((obj.Address + (ulong)r.Offset) >> 8);
                 string field = obj.Type?.IsArray == true ? "[]" : "." + (r.Field?.Name ?? "?");
-                string key = $"{type} {field} -> {r.Object.Type?.Name ?? "?"} (gen{toGen})";
+                string key = $"{(gen == 1 ? "gen1 " : "")}{type} {field} -> {r.Object.Type?.Name ?? "?"} (gen{toGen})";
                 fields[key] = fields.GetValueOrDefault(key) + 1;
             }
 
             if (found > 0)
             {
-                references += found;
+                if (gen == 1)
+                {
+                    gen1References += found;
+                    type = "gen1 " + type;
+                }
+                else
+                {
+                    references += found;
+                }
+
                 var s = sources.GetValueOrDefault(type);
                 sources[type] = (s.Objects + 1, s.References + found);
             }
@@ -87,7 +100,7 @@ using (runtime)
 
     var c = CultureInfo.InvariantCulture;
     Console.WriteLine(string.Create(c, $"heap: gen0 {Mb(bytesByGeneration[0])}, gen1 {Mb(bytesByGeneration[1])}, gen2 {Mb(bytesByGeneration[2])}, large objects {Mb(bytesByGeneration[3])}, pinned {Mb(bytesByGeneration[4])} (live and dead: what is not yet collected)"));
-    Console.WriteLine(string.Create(c, $"old -> young: {references:N0} references on {cards.Count:N0} distinct 256-byte cards"));
+    Console.WriteLine(string.Create(c, $"old -> young: {references:N0} references on {cards.Count:N0} distinct 256-byte cards; gen1 -> gen0 (scanned by a gen0 collection too): {gen1References:N0} references on {gen1Cards.Count:N0} cards"));
     Console.WriteLine("by the old object's type (objects holding such references, references):");
     foreach (var (type, s) in sources.OrderByDescending(kv => kv.Value.References).Take(top))
     {

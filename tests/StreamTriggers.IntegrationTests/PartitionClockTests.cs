@@ -135,6 +135,71 @@ public sealed class PartitionClockTests : IDisposable
     }
 
     [Fact]
+    public async Task ADeadlineFallingDueDuringARead_GoesOut_OnTimeWhileTheReadHangs()
+    {
+        // A cart added 1.5 s ago is due in 0.5 s (gap 2 s), and the partition is caught up: the wall clock drives it.
+        // Then a new visitor arrives, whose read hangs. Nothing was due when the read started; the cart falls due while
+        // it hangs, and must go out on time, not when the read answers. The visitor's own event (now + the gap) bounds
+        // the clock, and the cart's deadline is below that bound.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingLoadStore(hangFor: "slow-visitor");
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var run = await StartAsync(store);
+
+        run.Enqueue(Message(0, "soon-due-cart", "product_added", t0 - 1_500), t0);
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "soon-due-cart", t0 + 500);
+        await Task.Delay(100); // applied; due in about 0.4 s
+        Assert.Empty(collector.Received);
+
+        run.Enqueue(Message(1, "slow-visitor", "page_viewed", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the visitor's batch never read its session");
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the read");
+        Assert.InRange(fired.ReceivedMs - (t0 + 500), 0, 1_500);
+
+        store.Release();
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task InputArrivingDuringARead_JoinsTheBatch_AndWhatItMakesDueGoesOut_WhileTheReadHangs()
+    {
+        // A cart at t0 - 10 s, due at t0 - 8 s. The next batch is a new visitor at t0 - 9.5 s, whose read hangs. While it
+        // hangs, two more messages arrive: another new visitor's add at t0 - 7.9 s, then a held browser's view. They
+        // move the clock past the cart's deadline (and below the first visitor's t0 - 9.5 s + the gap), so the cart must
+        // go out while the read hangs, not after it and the next batch. The second visitor is read after the first
+        // read and applied in order: its own cart fires at t0 - 5.9 s once the clock gets there.
+        long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new HangingLoadStore(hangFor: "slow-visitor");
+        await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
+        var run = await StartAsync(store);
+
+        run.Enqueue(Message(0, "due-cart", "product_added", t0 - 10_000));
+        run.Enqueue(Message(1, "browser", "page_viewed", t0 - 9_900));
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "due-cart", t0 - 8_000);
+        await Task.Delay(500); // applied; by its clock nothing is due
+        Assert.Empty(collector.Received);
+
+        run.Enqueue(Message(2, "slow-visitor", "page_viewed", t0 - 9_500));
+        Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the visitor's batch never read its session");
+        run.Enqueue(Message(3, "late-visitor", "product_added", t0 - 7_900, "p-7"));
+        run.Enqueue(Message(4, "browser", "page_viewed", t0 - 7_850));
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the read");
+        Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
+
+        store.Release();
+        run.Enqueue(Message(5, "browser", "page_viewed", t0 - 4_000));
+        string late = TriggerId.Create(TriggerType.CartAbandoned, "late-visitor", t0 - 5_900);
+        var lateFired = (await collector.WaitForAsync([late], TimeSpan.FromSeconds(10))).Single(r => r.Id == late);
+        Assert.Equal("p-7x1", lateFired.Cart);
+        Assert.Equal(2, collector.Received.Count(r => r.Id == id || r.Id == late));
+        Assert.Null(run.Failure);
+        await run.Processor.StopAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task ANewVisitorsEvents_InOneBatch_StayOneVisit_WhileTheClockMovesOnDuringTheirRead()
     {
         // A new visitor adds a product at t0 - 10 s and another at t0 - 8.5 s (gap 2 s: one visit, due at t0 - 6.5 s),

@@ -52,6 +52,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private readonly List<string> _reading = [];
     private readonly List<(TrackerEvent Event, long Offset, long ArrivalMs)> _waiting = [];
     private readonly HashSet<string> _waitingSessions = new(StringComparer.Ordinal);
+    private readonly List<string> _readNext = []; // new visitors that arrived while the batch's read was in flight
 
     // A commit's sessions and writes, kept across commits: at thousands of sessions their arrays would be large
     // objects, each one counting towards a full collection.
@@ -211,7 +212,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     }
 
     /// <summary>
-    /// Applies a batch that needs sessions read from the store, and fires what comes due, while the read is in flight.
+    /// Applies a batch that needs sessions read from the store, and fires what comes due, while the read is in flight;
+    /// input that arrives meanwhile joins the batch.
     /// </summary>
     /// <remarks>
     /// The sessions read are not in memory, so none of them has a deadline waiting (open sessions are held; only
@@ -223,8 +225,14 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     /// of its next event. An event that would find the clock past that bound waits too, with the rest of the batch.
     /// So each session sees its events in order, and its deadlines fire between them as they would in offset order;
     /// only the order of different sessions' output changes. (One approximation: a read session's retention is
-    /// judged at the clock after the read, milliseconds later.) Without this a deadline due within the batch's span
-    /// waited for the read, and one due during the read waited for the next batch's read as well.
+    /// judged at the clock after the read, milliseconds later.)
+    /// <para>
+    /// While the read is in flight the loop also takes the input queued meanwhile into the batch (up to its size), by
+    /// the same rule: a busy partition's clock moves with it, so deadlines that fall due during the read go out then,
+    /// not after it and the next batch's own read; its new visitors wait, and are read together once the first read
+    /// is done (both reads' sessions are imported together, after the second). A caught-up partition (the wall clock
+    /// is its clock) also wakes at its next deadline below the bound.
+    /// </para>
     /// </remarks>
     private async Task ApplyAroundReadAsync(List<InputMessage> batch, long wallNow, long appliedTicks, List<Trigger> triggers,
         List<DeadLetter> deadLetters, CancellationToken ct)
@@ -234,76 +242,171 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         reading.Clear();
         reading.AddRange(_missing);
         var read = RetryAsync(() => Store.LoadAsync(Claim, reading, ct), "load", phase: null, ct);
+        Task<byte[]?[]>? readMore = null;
 
-        var waiting = _waiting;
-        waiting.Clear();
-        var waitingSessions = _waitingSessions;
-        waitingSessions.Clear();
-        long gapMs = (long)_rules.Gap.TotalMilliseconds;
-        long bound = long.MaxValue; // the clock stays below this while events wait for the read
-        long inOrder = _clock;      // the clock offset order would have reached: what each event would find
+        _waiting.Clear();
+        _waitingSessions.Clear();
+        _readNext.Clear();
+        var around = new AroundRead { Bound = long.MaxValue, InOrder = _clock };
         try
         {
-            foreach (var m in batch)
+            await PlaceAsync(batch, 0, duringRead: false, wallNow, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
+
+            // What is due by now (as far as the waiting events allow) goes out before the read completes.
+            await FireDuringReadAsync(around, triggers, ct).ConfigureAwait(false);
+            await WhileReadingAsync(read, batch, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
+
+            // New visitors that arrived during the read: one more read for all of them, the clock still bounded.
+            if (_readNext.Count > 0)
             {
-                long arrival = ArrivalMs(m, wallNow);
-                inOrder = Math.Max(inOrder, arrival - LatenessMs);
-                if (Decode(m, arrival, deadLetters) is not { } ev)
-                {
-                    continue;
-                }
-
-                // Waits: a session being read, one with an event waiting already, or any event once the bound is
-                // below the clock it would find in order (then the rest of the batch waits, in order).
-                if ((_requested.Contains(ev.SessionId) && !_engine.Contains(ev.SessionId))
-                    || inOrder >= bound || waitingSessions.Contains(ev.SessionId))
-                {
-                    waiting.Add((ev, m.Offset, arrival));
-                    waitingSessions.Add(ev.SessionId);
-                    if (ev.TimestampMs + gapMs > inOrder)
-                    {
-                        bound = Math.Min(bound, ev.TimestampMs + gapMs);
-                    }
-
-                    continue;
-                }
-
-                _clock = Math.Max(_clock, inOrder);
-                await ApplyAsync(ev, m.Offset, appliedTicks, triggers, ct).ConfigureAwait(false);
-            }
-
-            // What is due by now (as far as the waiting events allow) goes out before the read completes. The
-            // publisher keeps the list it is given until the broker's acks (lateness is measured then): hand it a copy.
-            long floor = WallClockFloorMs(Time.GetUtcNow().ToUnixTimeMilliseconds()) - LatenessMs;
-            _clock = Math.Max(_clock, Math.Min(Math.Max(inOrder, floor), bound - 1));
-            _engine.AdvanceTo(_clock, triggers);
-            if (triggers.Count > 0)
-            {
-                await EmitAsync([.. triggers], [], ct).ConfigureAwait(false);
-                triggers.Clear();
+                await read.ConfigureAwait(false); // done: observed before the second read starts
+                await BeforeReadAsync().ConfigureAwait(false);
+                var more = _readNext;
+                readMore = RetryAsync(() => Store.LoadAsync(Claim, more, ct), "load", phase: null, ct);
+                await WhileReadingAsync(readMore, null, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
             }
         }
         catch
         {
-            // The partition fails (or stops) with this exception; the read's own outcome is observed, not awaited.
-            _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            // The partition fails (or stops) with this exception; the reads' own outcomes are observed, not awaited.
+            Observe(read);
+            if (readMore is not null)
+            {
+                Observe(readMore);
+            }
+
             throw;
         }
 
-        // The read's sessions are imported here, on the partition's own flow (never by the read's continuation).
+        // The read sessions are imported here, on the partition's own flow (never by the read's continuation).
         Enter(LoopPhase.Read);
         var states = await read.ConfigureAwait(false);
+        var moreStates = readMore is null ? null : await readMore.ConfigureAwait(false);
         Enter(LoopPhase.Apply);
         Import(reading, states);
+        if (moreStates is not null)
+        {
+            Import(_readNext, moreStates);
+        }
 
-        foreach (var (ev, offset, arrival) in waiting)
+        foreach (var (ev, offset, arrival) in _waiting)
         {
             _clock = Math.Max(_clock, arrival - LatenessMs);
             await ApplyAsync(ev, offset, appliedTicks, triggers, ct).ConfigureAwait(false);
         }
 
-        waiting.Clear();
-        waitingSessions.Clear();
+        _waiting.Clear();
+        _waitingSessions.Clear();
+        _readNext.Clear();
+    }
+
+    // Where a batch applied around its reads stands: the clock offset order would have reached (what each event would
+    // find), and the bound the clock stays below while events wait.
+    private sealed class AroundRead
+    {
+        public long InOrder;
+        public long Bound;
+    }
+
+    private static void Observe(Task read) =>
+        _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    // Applies batch[from..] around the reads: an event waits when its session is being read (one neither held nor
+    // requested yet, arriving during the read, joins the next read), has an event waiting already, or would find the
+    // clock at the bound.
+    private async ValueTask PlaceAsync(List<InputMessage> batch, int from, bool duringRead, long wallNow, long appliedTicks,
+        AroundRead around, List<Trigger> triggers, List<DeadLetter> deadLetters, CancellationToken ct)
+    {
+        long gapMs = (long)_rules.Gap.TotalMilliseconds;
+        for (int i = from; i < batch.Count; i++)
+        {
+            var m = batch[i];
+            long arrival = ArrivalMs(m, wallNow);
+            around.InOrder = Math.Max(around.InOrder, arrival - LatenessMs);
+            if (Decode(m, arrival, deadLetters) is not { } ev)
+            {
+                continue;
+            }
+
+            if (duringRead && !_engine.Contains(ev.SessionId) && _requested.Add(ev.SessionId))
+            {
+                _missing.Add(ev.SessionId);
+                _readNext.Add(ev.SessionId);
+            }
+
+            if ((_requested.Contains(ev.SessionId) && !_engine.Contains(ev.SessionId))
+                || around.InOrder >= around.Bound || _waitingSessions.Contains(ev.SessionId))
+            {
+                _waiting.Add((ev, m.Offset, arrival));
+                _waitingSessions.Add(ev.SessionId);
+                if (ev.TimestampMs + gapMs > around.InOrder)
+                {
+                    around.Bound = Math.Min(around.Bound, ev.TimestampMs + gapMs);
+                }
+
+                continue;
+            }
+
+            _clock = Math.Max(_clock, around.InOrder);
+            await ApplyAsync(ev, m.Offset, appliedTicks, triggers, ct).ConfigureAwait(false);
+        }
+    }
+
+    // Until the read completes: takes the input queued meanwhile into the batch (unless batch is null) and applies it
+    // around the reads, and wakes at the next deadline below the bound while the partition is caught up (the wall
+    // clock is its clock); publishes what either lets fire.
+    private async Task WhileReadingAsync(Task read, List<InputMessage>? batch, long appliedTicks, AroundRead around,
+        List<Trigger> triggers, List<DeadLetter> deadLetters, CancellationToken ct)
+    {
+        Enter(LoopPhase.Read);
+        while (!read.IsCompleted)
+        {
+            var input = batch is null ? null : MoreInputAsync(batch);
+            var alarm = _engine.NextDueMs is { } next && next < around.Bound && CaughtUp()
+                ? AlarmAt(next + LatenessMs, Time.GetUtcNow().ToUnixTimeMilliseconds(), ct)
+                : null;
+            if (input is null && alarm is null)
+            {
+                return;
+            }
+
+            await (input is null ? Task.WhenAny(read, alarm!) : alarm is null ? Task.WhenAny(read, input) : Task.WhenAny(read, input, alarm)).ConfigureAwait(false);
+            if (alarm is { IsCompleted: false })
+            {
+                ClearAlarm();
+            }
+
+            if (read.IsCompleted)
+            {
+                return;
+            }
+
+            Enter(LoopPhase.Apply);
+            if (input is { IsCompleted: true } && batch is not null)
+            {
+                int from = batch.Count;
+                TakeInput(batch);
+                await PlaceAsync(batch, from, duringRead: true, Time.GetUtcNow().ToUnixTimeMilliseconds(), appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
+            }
+
+            await FireDuringReadAsync(around, triggers, ct).ConfigureAwait(false);
+            Enter(LoopPhase.Read);
+        }
+    }
+
+    // While a batch's read is in flight: moves the clock as far as the wall clock (or the newest known message) and the
+    // waiting events' bound allow, and publishes what that fires. The publisher keeps the list it is given until the
+    // broker's acks (lateness is measured then): it gets a copy.
+    private async ValueTask FireDuringReadAsync(AroundRead around, List<Trigger> triggers, CancellationToken ct)
+    {
+        long floor = WallClockFloorMs(Time.GetUtcNow().ToUnixTimeMilliseconds()) - LatenessMs;
+        _clock = Math.Max(_clock, Math.Min(Math.Max(around.InOrder, floor), around.Bound - 1));
+        _engine.AdvanceTo(_clock, triggers);
+        if (triggers.Count > 0)
+        {
+            await EmitAsync([.. triggers], [], ct).ConfigureAwait(false);
+            triggers.Clear();
+        }
     }
 
     /// <summary>Decodes a message; a rejected one goes to the dead letters (null). Event times far ahead of arrival are clamped.</summary>

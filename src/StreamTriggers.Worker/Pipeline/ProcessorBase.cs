@@ -24,6 +24,7 @@ internal abstract partial class ProcessorBase : IDisposable
     private readonly Action<TopicPartitionOffset> _storeOffset;
     private readonly Action<Exception> _onFailure;
     private readonly Channel<InputItem> _input;
+    private volatile bool _inputClosed; // stopping or aborting: a batch in hand takes no more input
     private readonly CancellationTokenSource _abort = new();
     private long _committedOffset = -1;
     private long _processedOffset = -1;
@@ -111,6 +112,7 @@ internal abstract partial class ProcessorBase : IDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
+        _inputClosed = true;
         _input.Writer.TryComplete();
         if (_run is null)
         {
@@ -131,6 +133,7 @@ internal abstract partial class ProcessorBase : IDisposable
     /// <summary>Stops at once without committing (the partition was lost; a successor owns it).</summary>
     public Task AbortAsync()
     {
+        _inputClosed = true;
         _input.Writer.TryComplete();
         return _abort.CancelAsync();
     }
@@ -292,16 +295,7 @@ internal abstract partial class ProcessorBase : IDisposable
                     break;
                 }
 
-                while (batch.Count < Options.MaxBatchSize && _input.Reader.TryRead(out var item))
-                {
-                    if (!item.IsEndOfPartition)
-                    {
-                        batch.Add(item.Message);
-                    }
-
-                    _endReached = item.NewestAtMs >= 0;
-                    _newestAtMs = Math.Max(_newestAtMs, item.NewestAtMs);
-                }
+                TakeInput(batch);
 
                 // Stopping: finish nothing new. Queued messages belong to the next owner.
                 if (completed && batch.Count == 0)
@@ -387,11 +381,7 @@ internal abstract partial class ProcessorBase : IDisposable
             var writing = _inFlight?.Write;
             if (due is { } dueAt)
             {
-                // At most a day ahead (a session's expiry may be weeks away; Task.Delay takes at most 49 days): the loop
-                // wakes then, finds nothing due, and waits again.
-                long wakeAtTicks = DateTimeOffset.UnixEpoch.UtcTicks + Math.Min(dueAt, now + MaxIdleWaitMs) * TimeSpan.TicksPerMillisecond;
-                var after = TimeSpan.FromTicks(Math.Max(0, wakeAtTicks - Time.GetUtcNow().UtcTicks));
-                var delay = ReferenceEquals(Time, TimeProvider.System) ? _alarm.After(after) : Task.Delay(after, Time, ct);
+                var delay = AlarmAt(dueAt, now, ct);
                 await (writing is null ? Task.WhenAny(wait, delay) : Task.WhenAny(wait, delay, writing)).ConfigureAwait(false);
                 if (delay.IsCompletedSuccessfully)
                 {
@@ -410,6 +400,47 @@ internal abstract partial class ProcessorBase : IDisposable
             }
         }
     }
+
+    /// <summary>Moves queued input into <paramref name="batch"/>, up to the batch size, noting the consume loop's news of the partition's end.</summary>
+    protected void TakeInput(List<InputMessage> batch)
+    {
+        while (batch.Count < Options.MaxBatchSize && _input.Reader.TryRead(out var item))
+        {
+            if (!item.IsEndOfPartition)
+            {
+                batch.Add(item.Message);
+            }
+
+            _endReached = item.NewestAtMs >= 0;
+            _newestAtMs = Math.Max(_newestAtMs, item.NewestAtMs);
+        }
+    }
+
+    /// <summary>
+    /// A task that completes when input is queued for a batch that is being processed (<see cref="TakeInput"/> takes
+    /// it); null when the batch may take no more: it is full, or the partition is stopping or fenced (a stop finishes
+    /// the batch in hand, nothing new).
+    /// </summary>
+    protected Task<bool>? MoreInputAsync(List<InputMessage> batch) =>
+        _inputClosed || Fenced || batch.Count >= Options.MaxBatchSize ? null : _input.Reader.WaitToReadAsync(CancellationToken.None).AsTask();
+
+    /// <summary>
+    /// The loop's wake-up at <paramref name="dueMs"/> (Unix ms, wall clock; at most a day ahead), replacing any set
+    /// before: on the process's <see cref="WakeClock"/> (on time to a fraction of a millisecond), or a timer of
+    /// <see cref="Time"/> when the processor runs on a clock of its own (tests). A loop that stops waiting for it
+    /// before it completes calls <see cref="ClearAlarm"/>.
+    /// </summary>
+    protected Task AlarmAt(long dueMs, long nowMs, CancellationToken ct)
+    {
+        // At most a day ahead (a session's expiry may be weeks away; Task.Delay takes at most 49 days): the loop wakes
+        // then, finds nothing due, and waits again.
+        long wakeAtTicks = DateTimeOffset.UnixEpoch.UtcTicks + Math.Min(dueMs, nowMs + MaxIdleWaitMs) * TimeSpan.TicksPerMillisecond;
+        var after = TimeSpan.FromTicks(Math.Max(0, wakeAtTicks - Time.GetUtcNow().UtcTicks));
+        return ReferenceEquals(Time, TimeProvider.System) ? _alarm.After(after) : Task.Delay(after, Time, ct);
+    }
+
+    /// <summary>Drops the wake-up <see cref="AlarmAt"/> set (the loop woke for something else).</summary>
+    protected void ClearAlarm() => _alarm.Clear();
 
     /// <summary>
     /// Caught up: the newest news is that the partition had nothing beyond what we applied. It counts only when
