@@ -197,6 +197,12 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             }
         }
 
+        // The batch's ids (young strings) leave the kept lists now, not at the next batch: an idle partition's lists
+        // would hold them through collections, old arrays pointing to young strings that are then promoted.
+        missing.Clear();
+        _requested.Clear();
+        _reading.Clear();
+
         if (CommitDue(stopping: false) && !await CommitPendingAsync(final: false, ct).ConfigureAwait(false))
         {
             return;

@@ -75,6 +75,45 @@ public sealed class InputBufferTests
     }
 
     [Fact]
+    public void A_chunk_whose_slices_are_all_released_is_reused_as_a_later_chunk_with_a_new_array()
+    {
+        // The chunk objects are reused (an old object, not a young one per 128 KB that every queued message points to);
+        // their arrays still go back to the pool and a reused chunk rents a new one.
+        var pool = new CountingPool();
+        var buffer = new InputBuffer(pool);
+        string filler = new('x', 1000);
+        var first = new List<InputMessage>();
+        for (int i = 0; i < 200; i++) // two chunks: the writer has moved past the first
+        {
+            first.Add(buffer.Copy(Result(i, $"s-{i}", $"{i}:{filler}")));
+        }
+
+        var firstChunk = first[0].ValueSlice.Chunk;
+        Assert.NotSame(firstChunk, first[^1].ValueSlice.Chunk);
+        InputBuffer.Release(first);
+        Assert.Equal(1, pool.Returned);
+
+        var later = new List<InputMessage>();
+        for (int i = 0; i < 200; i++) // fills the second chunk and starts more: the first's object is the next one
+        {
+            later.Add(buffer.Copy(Result(200 + i, $"t-{i}", $"{i}:{filler}")));
+        }
+
+        var reused = later.Where(m => ReferenceEquals(m.ValueSlice.Chunk, firstChunk)).ToList();
+        Assert.NotEmpty(reused);
+        int objects = first.Concat(later).Select(m => m.ValueSlice.Chunk).Distinct(ReferenceEqualityComparer.Instance).Count();
+        Assert.Equal(objects + 1, pool.Rented); // the reused object rented a new array
+        for (int i = 0; i < later.Count; i++)
+        {
+            Assert.Equal($"{i}:{filler}", Encoding.UTF8.GetString(later[i].Value));
+        }
+
+        InputBuffer.Release(later);
+        buffer.Close();
+        Assert.Equal(pool.Rented, pool.Returned);
+    }
+
+    [Fact]
     public void A_chunk_with_one_unprocessed_message_stays_out_of_the_pool()
     {
         var pool = new CountingPool();
