@@ -8,8 +8,9 @@ using Microsoft.Diagnostics.Runtime;
 // walks every marked card twice (to mark, then to relocate) until a gen1 collection has promoted the young object.
 // This attaches to the process (ClrMD; the process is suspended while the heap is walked, a few seconds for a
 // 100 MB heap: never aim it at a worker whose lateness matters right now), walks every object, and counts those
-// references: how many, on how many distinct 256-byte cards, from which types and fields. Also the bytes per
-// generation and the largest types in the young generations. The numbers are a snapshot: take a few.
+// references: how many, on how many distinct 256-byte cards, from which types and fields. References from gen1 objects
+// to gen0 ones are counted apart (a gen0 collection scans their cards as well). Also the bytes per generation and the
+// largest types in the young generations. The numbers are a snapshot: take a few.
 if (args.Length == 0 || !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
 {
     Console.Error.WriteLine("usage: streamtriggers-heaprefs PID [--top N]   (the process is suspended while its heap is walked)");
