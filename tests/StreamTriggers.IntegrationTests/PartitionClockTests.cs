@@ -137,25 +137,29 @@ public sealed class PartitionClockTests : IDisposable
     [Fact]
     public async Task ADeadlineFallingDueDuringARead_GoesOut_OnTimeWhileTheReadHangs()
     {
-        // A cart added 1.5 s ago is due in 0.5 s (gap 2 s), and the partition is caught up: the wall clock drives it.
-        // Then a new visitor arrives, whose read hangs. Nothing was due when the read started; the cart falls due while
-        // it hangs, and must go out on time, not when the read answers. The visitor's own event (now + the gap) bounds
-        // the clock, and the cart's deadline is below that bound.
+        // A cart added now is due in 2 s (the gap), and the partition is caught up: the wall clock drives it. Once the
+        // cart is applied (in a batch of its own: its session's read answers at once), a new visitor arrives, whose
+        // read hangs. Nothing was due when the read started; the cart falls due while it hangs, and must go out on
+        // time, not when the read answers. The visitor's own event (now + the gap) bounds the clock, and the cart's
+        // deadline is below that bound.
         long t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        long due = t0 + (long)Gap.TotalMilliseconds;
         var store = new HangingLoadStore(hangFor: "slow-visitor");
         await using var collector = new TriggerCollector(_kafka.BootstrapServers, "triggers");
         var run = await StartAsync(store);
 
-        run.Enqueue(Message(0, "soon-due-cart", "product_added", t0 - 1_500), t0);
-        string id = TriggerId.Create(TriggerType.CartAbandoned, "soon-due-cart", t0 + 500);
-        await Task.Delay(100); // applied; due in about 0.4 s
-        Assert.Empty(collector.Received);
+        run.Enqueue(Message(0, "soon-due-cart", "product_added", t0), t0);
+        string id = TriggerId.Create(TriggerType.CartAbandoned, "soon-due-cart", due);
+        await WaitProcessedAsync(run, 1);
 
-        run.Enqueue(Message(1, "slow-visitor", "page_viewed", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        run.Enqueue(Message(1, "slow-visitor", "page_viewed", now), now);
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the visitor's batch never read its session");
+        Assert.True(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < due, "the read started after the deadline: the machine was too slow for this test's 2 s margin");
+        Assert.Empty(collector.Received);
         var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
         Assert.False(store.Released, "the trigger went out only after the read");
-        Assert.InRange(fired.ReceivedMs - (t0 + 500), 0, 1_500);
+        Assert.InRange(fired.ReceivedMs - due, 0, 1_500);
 
         store.Release();
         Assert.Null(run.Failure);
@@ -178,7 +182,7 @@ public sealed class PartitionClockTests : IDisposable
         run.Enqueue(Message(0, "due-cart", "product_added", t0 - 10_000));
         run.Enqueue(Message(1, "browser", "page_viewed", t0 - 9_900));
         string id = TriggerId.Create(TriggerType.CartAbandoned, "due-cart", t0 - 8_000);
-        await Task.Delay(500); // applied; by its clock nothing is due
+        await WaitProcessedAsync(run, 2); // applied (their reads answer at once); by its clock nothing is due
         Assert.Empty(collector.Received);
 
         run.Enqueue(Message(2, "slow-visitor", "page_viewed", t0 - 9_500));
@@ -429,6 +433,17 @@ public sealed class PartitionClockTests : IDisposable
             _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
 
         public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
+    }
+
+    // Waits (at most 10 s) until the partition has applied the messages before nextOffset.
+    private static async Task WaitProcessedAsync(Running run, long nextOffset)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (run.Processor.ProcessedOffset < nextOffset)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), $"offsets before {nextOffset} were never applied");
+            await Task.Delay(10);
+        }
     }
 
     // One partition processor over the given store, publishing to the mock cluster's trigger topic, started.

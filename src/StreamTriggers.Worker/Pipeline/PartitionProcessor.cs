@@ -53,6 +53,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     private readonly List<(TrackerEvent Event, long Offset, long ArrivalMs)> _waiting = [];
     private readonly HashSet<string> _waitingSessions = new(StringComparer.Ordinal);
     private readonly List<string> _readNext = []; // new visitors that arrived while the batch's read was in flight
+    private readonly List<(List<string> Ids, Task<byte[]?[]> Read)> _readsAfter = []; // the reads of those, in order
 
     // A commit's sessions and writes, kept across commits: at thousands of sessions their arrays would be large
     // objects, each one counting towards a full collection.
@@ -235,9 +236,10 @@ internal sealed partial class PartitionProcessor : ProcessorBase
     /// <para>
     /// While the read is in flight the loop also takes the input queued meanwhile into the batch (up to its size), by
     /// the same rule: a busy partition's clock moves with it, so deadlines that fall due during the read go out then,
-    /// not after it and the next batch's own read; its new visitors wait, and are read together once the first read
-    /// is done (both reads' sessions are imported together, after the second). A caught-up partition (the wall clock
-    /// is its clock) also wakes at its next deadline below the bound.
+    /// not after it and the next batch's own read. Its new visitors wait, and are read together once the read is done,
+    /// while input is taken again; and so on until a read brings no new visitor or the batch is full. Every read's
+    /// sessions are imported together, after the last. A caught-up partition (the wall clock is its clock) also wakes
+    /// at its next deadline below the bound.
     /// </para>
     /// </remarks>
     private async Task ApplyAroundReadAsync(List<InputMessage> batch, long wallNow, long appliedTicks, List<Trigger> triggers,
@@ -248,7 +250,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         reading.Clear();
         reading.AddRange(_missing);
         var read = RetryAsync(() => Store.LoadAsync(Claim, reading, ct), "load", phase: null, ct);
-        Task<byte[]?[]>? readMore = null;
+        var more = _readsAfter;
+        more.Clear();
 
         _waiting.Clear();
         _waitingSessions.Clear();
@@ -262,39 +265,51 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             await FireDuringReadAsync(around, triggers, ct).ConfigureAwait(false);
             await WhileReadingAsync(read, batch, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
 
-            // New visitors that arrived during the read: one more read for all of them, the clock still bounded.
-            if (_readNext.Count > 0)
+            // New visitors that arrived during a read: one more read for all of them, during which input is taken
+            // again, the clock still bounded. The batch's size ends the chain: a full batch takes no more input.
+            Task last = read;
+            while (_readNext.Count > 0)
             {
-                await read.ConfigureAwait(false); // done: observed before the second read starts
+                await last.ConfigureAwait(false); // done: observed before the next read starts
                 await BeforeReadAsync().ConfigureAwait(false);
-                var more = _readNext;
-                readMore = RetryAsync(() => Store.LoadAsync(Claim, more, ct), "load", phase: null, ct);
-                await WhileReadingAsync(readMore, null, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
+                List<string> ids = [.. _readNext];
+                _readNext.Clear();
+                var next = RetryAsync(() => Store.LoadAsync(Claim, ids, ct), "load", phase: null, ct);
+                more.Add((ids, next));
+                last = next;
+                await WhileReadingAsync(next, batch, appliedTicks, around, triggers, deadLetters, ct).ConfigureAwait(false);
             }
         }
         catch
         {
             // The partition fails (or stops) with this exception; the reads' own outcomes are observed, not awaited.
             Observe(read);
-            if (readMore is not null)
+            foreach (var (_, next) in more)
             {
-                Observe(readMore);
+                Observe(next);
             }
 
+            more.Clear();
             throw;
         }
 
-        // The read sessions are imported here, on the partition's own flow (never by the read's continuation).
+        // The read sessions are imported here, on the partition's own flow (never by the read's continuation), all
+        // together once every read is done: nothing they hold moves while others are read.
         Enter(LoopPhase.Read);
         var states = await read.ConfigureAwait(false);
-        var moreStates = readMore is null ? null : await readMore.ConfigureAwait(false);
-        Enter(LoopPhase.Apply);
-        Import(reading, states);
-        if (moreStates is not null)
+        foreach (var (_, next) in more)
         {
-            Import(_readNext, moreStates);
+            await next.ConfigureAwait(false);
         }
 
+        Enter(LoopPhase.Apply);
+        Import(reading, states);
+        foreach (var (ids, next) in more)
+        {
+            Import(ids, await next.ConfigureAwait(false)); // done already
+        }
+
+        more.Clear();
         foreach (var (ev, offset, arrival) in _waiting)
         {
             _clock = Math.Max(_clock, arrival - LatenessMs);
@@ -303,7 +318,6 @@ internal sealed partial class PartitionProcessor : ProcessorBase
 
         _waiting.Clear();
         _waitingSessions.Clear();
-        _readNext.Clear();
     }
 
     // Where a batch applied around its reads stands: the clock offset order would have reached (what each event would
