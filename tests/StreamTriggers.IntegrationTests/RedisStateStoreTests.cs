@@ -39,6 +39,10 @@ public sealed class RedisStateStoreTests : IAsyncLifetime
         Assert.Equal(1234, next.NextOffset);
         Assert.Equal([("s-1", 1_795_429_800_000L)], next.Deadlines);
         Assert.Equal([[1, 2, 3], [4], null], await _store.LoadAsync(next, ["s-1", "s-2", "nobody"], default));
+
+        // The old claim is fenced: its commit is refused (false, not an error to retry: the epoch did change).
+        Assert.False(await _store.CommitAsync(claim, [new("s-3", [9], null)], 2000, default));
+        Assert.Equal([null], await _store.LoadAsync(next, ["s-3"], default));
     }
 
     [Fact]
