@@ -91,8 +91,7 @@ public sealed class PartitionClockTests : IDisposable
 
         run.Enqueue(Message(1, "slow-visitor", "page_viewed", t0));
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the second batch never read its session");
-        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
-        Assert.False(store.Released, "the trigger went out only after the read");
+        var fired = await FiredWhileTheReadHangsAsync(collector, store, id);
         Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
 
         store.Release();
@@ -121,8 +120,7 @@ public sealed class PartitionClockTests : IDisposable
         run.Enqueue(Message(2, "slow-visitor", "product_added", t0 - 9_000));
         run.Enqueue(Message(3, "browser", "page_viewed", t0 - 7_950));
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the second batch never read its session");
-        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
-        Assert.False(store.Released, "the trigger went out only after the read");
+        var fired = await FiredWhileTheReadHangsAsync(collector, store, id);
         Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
 
         // After the read the visitor's add is applied; its cart fires at t0 - 7 s once the clock gets there.
@@ -157,8 +155,7 @@ public sealed class PartitionClockTests : IDisposable
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the visitor's batch never read its session");
         Assert.True(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < due, "the read started after the deadline: the machine was too slow for this test's 2 s margin");
         Assert.Empty(collector.Received);
-        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
-        Assert.False(store.Released, "the trigger went out only after the read");
+        var fired = await FiredWhileTheReadHangsAsync(collector, store, id);
         Assert.InRange(fired.ReceivedMs - due, 0, 1_500);
 
         store.Release();
@@ -189,8 +186,7 @@ public sealed class PartitionClockTests : IDisposable
         Assert.True(await store.Hanging.WaitAsync(TimeSpan.FromSeconds(10)), "the visitor's batch never read its session");
         run.Enqueue(Message(3, "late-visitor", "product_added", t0 - 7_900, "p-7"));
         run.Enqueue(Message(4, "browser", "page_viewed", t0 - 7_850));
-        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
-        Assert.False(store.Released, "the trigger went out only after the read");
+        var fired = await FiredWhileTheReadHangsAsync(collector, store, id);
         Assert.InRange(fired.ReceivedMs - t0, 0, 5_000);
 
         store.Release();
@@ -433,6 +429,14 @@ public sealed class PartitionClockTests : IDisposable
             _inner.DueAsync(claim, fromMs, skip, untilMs, take, cancellationToken);
 
         public Task<TimeSpan> PingAsync(CancellationToken cancellationToken) => _inner.PingAsync(cancellationToken);
+    }
+
+    // Waits (at most 10 s) for trigger id, which must arrive while the store's read still hangs.
+    private static async Task<ReceivedTrigger> FiredWhileTheReadHangsAsync(TriggerCollector collector, HangingLoadStore store, string id)
+    {
+        var fired = (await collector.WaitForAsync([id], TimeSpan.FromSeconds(10))).Single(r => r.Id == id);
+        Assert.False(store.Released, "the trigger went out only after the read");
+        return fired;
     }
 
     // Waits (at most 10 s) until the partition has applied the messages before nextOffset.
