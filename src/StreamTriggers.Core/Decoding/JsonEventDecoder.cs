@@ -104,13 +104,54 @@ public sealed class JsonEventDecoder
     /// succeeds, both saw the same tokens and the same assignments. Used to find which sessions a batch needs from the
     /// store before its events are decoded one at a time, as they are applied.
     /// </remarks>
-    public string? PeekSessionId(ReadOnlySpan<byte> utf8)
+    public string? PeekSessionId(ReadOnlySpan<byte> utf8) => PeekSessionId(utf8, out _);
+
+    /// <summary>
+    /// <see cref="PeekSessionId(ReadOnlySpan{byte})"/>, also saying whether the id is the caller's held instance
+    /// (<see cref="HeldSessionIds"/> knew it): a held session needs no read, and no second lookup to say so.
+    /// </summary>
+    /// <remarks>
+    /// The top level is scanned for its members without tokenizing their values (a nested object or array is skipped
+    /// by its brackets, strings by their quotes), and only the session id's own token goes through the reader. Bytes
+    /// the scan cannot read as it would (an escaped member name, anything malformed) go to the reader-based peek.
+    /// </remarks>
+    public string? PeekSessionId(ReadOnlySpan<byte> utf8, out bool held)
     {
+        held = false;
         if (utf8.Length > _limits.MaxEventBytes)
         {
             return null;
         }
 
+        if (!TopLevelMember(utf8, out int start, out int length))
+        {
+            return PeekByReader(utf8, out held);
+        }
+
+        if (start < 0)
+        {
+            return null;
+        }
+
+        var reader = new Utf8JsonReader(utf8.Slice(start, length), _readerOptions);
+        try
+        {
+            return reader.Read() && ReadSessionId(ref reader, out var id, out _, out held) ? id : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    // The peek with the reader over the whole event: the same tokens and assignments as the full decode.
+    internal string? PeekByReader(ReadOnlySpan<byte> utf8, out bool held)
+    {
+        held = false;
         var reader = new Utf8JsonReader(utf8, _readerOptions);
         string? id = null;
         try
@@ -126,7 +167,7 @@ public sealed class JsonEventDecoder
                 reader.Read();
                 if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
                 {
-                    if (!ReadSessionId(ref reader, out id, out _))
+                    if (!ReadSessionId(ref reader, out id, out _, out held))
                     {
                         return null;
                     }
@@ -147,6 +188,154 @@ public sealed class JsonEventDecoder
         }
 
         return id; // ReadSessionId reads null and "" as no id
+    }
+
+    // Where the value of the object's last top-level session_id (or sessionId) member is (start -1: none), found in
+    // one pass over the bytes that tokenizes nothing: strings are skipped by their quotes, nested values by their
+    // brackets. False when the scan cannot tell as the reader would: not an object, an escaped member name (the reader
+    // compares names unescaped), or bytes that are not JSON at the top level. On bytes the full decode accepts (valid
+    // JSON) the members it finds are the reader's, so the last session id is the same.
+    internal static bool TopLevelMember(ReadOnlySpan<byte> s, out int start, out int length)
+    {
+        start = -1;
+        length = 0;
+        int i = SkipSpace(s, 0);
+        if (i >= s.Length || s[i] != '{')
+        {
+            return false;
+        }
+
+        i = SkipSpace(s, i + 1);
+        if (i < s.Length && s[i] == '}')
+        {
+            return true;
+        }
+
+        while (true)
+        {
+            // A member name: a string without escapes.
+            if (i >= s.Length || s[i] != '"')
+            {
+                return false;
+            }
+
+            int nameStart = ++i;
+            while (i < s.Length && s[i] != '"' && s[i] != '\\')
+            {
+                i++;
+            }
+
+            if (i >= s.Length || s[i] != '"')
+            {
+                return false;
+            }
+
+            var name = s[nameStart..i];
+            i = SkipSpace(s, i + 1);
+            if (i >= s.Length || s[i] != ':')
+            {
+                return false;
+            }
+
+            i = SkipSpace(s, i + 1);
+            int end = ValueEnd(s, i);
+            if (end < 0)
+            {
+                return false;
+            }
+
+            if (name.Length is 9 or 10 && (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8)))
+            {
+                start = i;
+                length = end - i;
+            }
+
+            i = SkipSpace(s, end);
+            if (i >= s.Length)
+            {
+                return false;
+            }
+
+            if (s[i] == '}')
+            {
+                return true;
+            }
+
+            if (s[i] != ',')
+            {
+                return false;
+            }
+
+            i = SkipSpace(s, i + 1);
+        }
+    }
+
+    private static int SkipSpace(ReadOnlySpan<byte> s, int i)
+    {
+        while (i < s.Length && s[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        {
+            i++;
+        }
+
+        return i;
+    }
+
+    // The index just after the value starting at i; -1 when it does not end.
+    private static int ValueEnd(ReadOnlySpan<byte> s, int i)
+    {
+        if (i >= s.Length)
+        {
+            return -1;
+        }
+
+        byte first = s[i];
+        if (first != '"' && first != '{' && first != '[')
+        {
+            // A number or literal runs to the next delimiter.
+            int from = i;
+            while (i < s.Length && s[i] is not ((byte)',' or (byte)'}' or (byte)']' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+            {
+                i++;
+            }
+
+            return i > from && i < s.Length ? i : -1;
+        }
+
+        int depth = 0;
+        bool inString = false;
+        for (; i < s.Length; i++)
+        {
+            byte c = s[i];
+            if (inString)
+            {
+                if (c == '\\')
+                {
+                    i++; // the escaped character
+                }
+                else if (c == '"')
+                {
+                    inString = false;
+                    if (depth == 0)
+                    {
+                        return i + 1;
+                    }
+                }
+            }
+            else if (c == '"')
+            {
+                inString = true;
+            }
+            else if (c is (byte)'{' or (byte)'[')
+            {
+                depth++;
+            }
+            else if (c is (byte)'}' or (byte)']' && --depth == 0)
+            {
+                return i + 1;
+            }
+        }
+
+        return -1;
     }
 
     private bool ReadTopLevel(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
@@ -171,7 +360,7 @@ public sealed class JsonEventDecoder
             }
             else if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
             {
-                ok = ReadSessionId(ref reader, out f.SessionId, out rejection);
+                ok = ReadSessionId(ref reader, out f.SessionId, out rejection, out _);
             }
             else if (name.SequenceEqual("event_id"u8) || name.SequenceEqual("messageId"u8))
             {
@@ -648,9 +837,10 @@ public sealed class JsonEventDecoder
     }
 
     // A session id as ReadId reads it, but the caller's held instance when it has one.
-    private bool ReadSessionId(ref Utf8JsonReader reader, out string? value, out Rejection rejection)
+    private bool ReadSessionId(ref Utf8JsonReader reader, out string? value, out Rejection rejection, out bool held)
     {
         value = null;
+        held = false;
         if (!CheckId(ref reader, "session_id", out bool present, out rejection))
         {
             return false;
@@ -662,7 +852,8 @@ public sealed class JsonEventDecoder
         }
 
         Span<char> chars = stackalloc char[MaxTokenChars];
-        value = HeldSessionIds is { } held && TokenChars(ref reader, chars, out int written) ? held(chars[..written]) : null;
+        value = HeldSessionIds is { } lookup && TokenChars(ref reader, chars, out int written) ? lookup(chars[..written]) : null;
+        held = value is not null;
         value ??= ReadToken(ref reader, present: true);
         return true;
     }

@@ -126,7 +126,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         long wallNow = Time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var m in batch)
         {
-            if (m.HasValue && _decoder.PeekSessionId(m.Value) is { } id && !_engine.Contains(id) && _requested.Add(id))
+            if (m.HasValue && _decoder.PeekSessionId(m.Value, out bool held) is { } id && !held && !_engine.Contains(id) && _requested.Add(id))
             {
                 missing.Add(id);
             }

@@ -269,6 +269,13 @@ public class JsonEventDecoderTests
     [InlineData("[\"session_id\",\"s\"]", null)]
     [InlineData("{\"session_id\":\"s\"", null)]
     [InlineData("not json", null)]
+    [InlineData(" {\r\n\t\"session_id\" :\n \"s-4\" } ", "s-4")]
+    [InlineData("{\"name\":\"a \\\" {[ quoted\",\"session_id\":\"s-5\"}", "s-5")]
+    [InlineData("{\"p\":{\"q\":[\"]}\\\\\",{\"session_id\":\"in\"}],\"session_id\":\"in\"},\"session_id\":\"s-6\"}", "s-6")]
+    [InlineData("{\"session_id\":\"s-7\",\"n\":-1.5e3,\"t\":true,\"z\":null}", "s-7")]
+    [InlineData("{\"session_id\":\"s-8\",\"a\":[}", null)]
+    [InlineData("{\"session_id\":\"s-9\" \"x\":1}", null)]
+    [InlineData("{}", null)]
     public void PeekSessionId_ReadsTheTopLevelSessionId_AsTheFullDecodeWould(string json, string? expected)
     {
         Assert.Equal(expected, Decoder.PeekSessionId(Encoding.UTF8.GetBytes(json)));
@@ -285,6 +292,8 @@ public class JsonEventDecoderTests
             $$$"""{"sessionId":"a","type":"page_viewed",{{{Ts}}},"session_id":"b","context":{"timezone":"Europe/Paris"}}""",
             $$$"""{"type":"track","event":"Order Completed",{{{Ts}}},"session_id":77,"order":{"id":"o","total":5},"products":[{"id":"p1"},{"id":"p2"}]}""",
             $$$"""{"type":"page_viewed",{{{Ts}}},"session\u005fid":"s\u00e9","properties":{"session_id":"no","a":[1,{"b":null}]}}""",
+            $$$"""{ "type" : "product_viewed" , {{{Ts}}} , "product" : { "id" : "p\"1" , "name" : "a ]} \\ {[ b" } , "session_id" : "s-2" , "x" : [ [ ] , { } ] }""",
+            $$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-3","context":{"page":{"title":"\"{\"session_id\":\"no\"}"}},"n":[1,-2.5e-3,true,false,null]}""",
         ];
         var random = new Random(4321);
         int accepted = 0;
@@ -433,6 +442,16 @@ public class JsonEventDecoderTests
         Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-1"}""", decoder).SessionId);
         Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s\u002d1"}""", decoder).SessionId);
         Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1"}""")));
+
+        // The peek says whether the id is the held one, by the fast scan and by the reader (an escaped member name).
+        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s\u002d1"}"""), out bool isHeld));
+        Assert.True(isHeld);
+        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-1"}"""), out isHeld));
+        Assert.True(isHeld);
+        Assert.Equal("s-2", decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1","session_id":"s-2"}"""), out isHeld));
+        Assert.False(isHeld);
+        Assert.Equal("s-2", decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-2"}"""), out isHeld));
+        Assert.False(isHeld);
         var other = Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-2"}""", decoder).SessionId;
         Assert.Equal("s-2", other);
         Assert.Equal("12", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":12}""", decoder).SessionId);
