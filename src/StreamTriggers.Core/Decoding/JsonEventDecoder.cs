@@ -35,6 +35,25 @@ public sealed class JsonEventDecoder
 
     public DecoderLimits Limits => _limits;
 
+    // Events handed back by the caller (Recycle), decoded into again.
+    private readonly Stack<TrackerEvent> _spares = new();
+    private const int MaxSpares = 256;
+
+    /// <summary>
+    /// Hands back an event this decoder returned, once nothing refers to it any more: the next decode fills it in
+    /// again instead of allocating one (the live worker decodes an event, applies it and is done with it). The caller
+    /// must not use it afterwards. Not thread-safe, as decoding is not.
+    /// </summary>
+    public void Recycle(TrackerEvent ev)
+    {
+        ArgumentNullException.ThrowIfNull(ev);
+        if (_spares.Count < MaxSpares)
+        {
+            ev.Clear();
+            _spares.Push(ev);
+        }
+    }
+
     /// <summary>
     /// Keep only the hash of each event id (<see cref="TrackerEvent.EventIdHash"/>), not its string: what the session
     /// engine's deduplication reads. Off by default (replay and tools see the ids).
@@ -110,11 +129,6 @@ public sealed class JsonEventDecoder
     /// <see cref="PeekSessionId(ReadOnlySpan{byte})"/>, also saying whether the id is the caller's held instance
     /// (<see cref="HeldSessionIds"/> knew it): a held session needs no read, and no second lookup to say so.
     /// </summary>
-    /// <remarks>
-    /// The top level is scanned for its members without tokenizing their values (a nested object or array is skipped
-    /// by its brackets, strings by their quotes), and only the session id's own token goes through the reader. Bytes
-    /// the scan cannot read as it would (an escaped member name, anything malformed) go to the reader-based peek.
-    /// </remarks>
     public string? PeekSessionId(ReadOnlySpan<byte> utf8, out bool held)
     {
         held = false;
@@ -123,35 +137,6 @@ public sealed class JsonEventDecoder
             return null;
         }
 
-        if (!TopLevelMember(utf8, out int start, out int length))
-        {
-            return PeekByReader(utf8, out held);
-        }
-
-        if (start < 0)
-        {
-            return null;
-        }
-
-        var reader = new Utf8JsonReader(utf8.Slice(start, length), _readerOptions);
-        try
-        {
-            return reader.Read() && ReadSessionId(ref reader, out var id, out _, out held) ? id : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    // The peek with the reader over the whole event: the same tokens and assignments as the full decode.
-    internal string? PeekByReader(ReadOnlySpan<byte> utf8, out bool held)
-    {
-        held = false;
         var reader = new Utf8JsonReader(utf8, _readerOptions);
         string? id = null;
         try
@@ -188,154 +173,6 @@ public sealed class JsonEventDecoder
         }
 
         return id; // ReadSessionId reads null and "" as no id
-    }
-
-    // Where the value of the object's last top-level session_id (or sessionId) member is (start -1: none), found in
-    // one pass over the bytes that tokenizes nothing: strings are skipped by their quotes, nested values by their
-    // brackets. False when the scan cannot tell as the reader would: not an object, an escaped member name (the reader
-    // compares names unescaped), or bytes that are not JSON at the top level. On bytes the full decode accepts (valid
-    // JSON) the members it finds are the reader's, so the last session id is the same.
-    internal static bool TopLevelMember(ReadOnlySpan<byte> s, out int start, out int length)
-    {
-        start = -1;
-        length = 0;
-        int i = SkipSpace(s, 0);
-        if (i >= s.Length || s[i] != '{')
-        {
-            return false;
-        }
-
-        i = SkipSpace(s, i + 1);
-        if (i < s.Length && s[i] == '}')
-        {
-            return true;
-        }
-
-        while (true)
-        {
-            // A member name: a string without escapes.
-            if (i >= s.Length || s[i] != '"')
-            {
-                return false;
-            }
-
-            int nameStart = ++i;
-            while (i < s.Length && s[i] != '"' && s[i] != '\\')
-            {
-                i++;
-            }
-
-            if (i >= s.Length || s[i] != '"')
-            {
-                return false;
-            }
-
-            var name = s[nameStart..i];
-            i = SkipSpace(s, i + 1);
-            if (i >= s.Length || s[i] != ':')
-            {
-                return false;
-            }
-
-            i = SkipSpace(s, i + 1);
-            int end = ValueEnd(s, i);
-            if (end < 0)
-            {
-                return false;
-            }
-
-            if (name.Length is 9 or 10 && (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8)))
-            {
-                start = i;
-                length = end - i;
-            }
-
-            i = SkipSpace(s, end);
-            if (i >= s.Length)
-            {
-                return false;
-            }
-
-            if (s[i] == '}')
-            {
-                return true;
-            }
-
-            if (s[i] != ',')
-            {
-                return false;
-            }
-
-            i = SkipSpace(s, i + 1);
-        }
-    }
-
-    private static int SkipSpace(ReadOnlySpan<byte> s, int i)
-    {
-        while (i < s.Length && s[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
-        {
-            i++;
-        }
-
-        return i;
-    }
-
-    // The index just after the value starting at i; -1 when it does not end.
-    private static int ValueEnd(ReadOnlySpan<byte> s, int i)
-    {
-        if (i >= s.Length)
-        {
-            return -1;
-        }
-
-        byte first = s[i];
-        if (first != '"' && first != '{' && first != '[')
-        {
-            // A number or literal runs to the next delimiter.
-            int from = i;
-            while (i < s.Length && s[i] is not ((byte)',' or (byte)'}' or (byte)']' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
-            {
-                i++;
-            }
-
-            return i > from && i < s.Length ? i : -1;
-        }
-
-        int depth = 0;
-        bool inString = false;
-        for (; i < s.Length; i++)
-        {
-            byte c = s[i];
-            if (inString)
-            {
-                if (c == '\\')
-                {
-                    i++; // the escaped character
-                }
-                else if (c == '"')
-                {
-                    inString = false;
-                    if (depth == 0)
-                    {
-                        return i + 1;
-                    }
-                }
-            }
-            else if (c == '"')
-            {
-                inString = true;
-            }
-            else if (c is (byte)'{' or (byte)'[')
-            {
-                depth++;
-            }
-            else if (c is (byte)'}' or (byte)']' && --depth == 0)
-            {
-                return i + 1;
-            }
-        }
-
-        return -1;
     }
 
     private bool ReadTopLevel(ref Utf8JsonReader reader, ref Fields f, out Rejection rejection)
@@ -497,22 +334,25 @@ public sealed class JsonEventDecoder
             return false;
         }
 
-        ev = new TrackerEvent
-        {
-            Type = type,
-            TimestampMs = f.TimestampMs,
-            SessionId = f.SessionId,
-            EventId = NullIfEmpty(f.EventId),
-            EventIdHash = f.EventIdHash,
-            UserId = NullIfEmpty(f.UserId),
-            Email = NullIfEmpty(f.Email),
-            Products = products,
-            OrderId = f.OrderId,
-            OrderTotal = f.OrderTotal,
-            Currency = f.Currency,
-            TimeZone = f.TimeZone,
-            Locale = f.Locale,
-        };
+        ev = _spares.TryPop(out var spare)
+            ? spare.Reuse(type, f.TimestampMs, f.SessionId, NullIfEmpty(f.EventId), f.EventIdHash, NullIfEmpty(f.UserId), NullIfEmpty(f.Email),
+                products, f.OrderId, f.OrderTotal, f.Currency, f.TimeZone, f.Locale)
+            : new TrackerEvent
+            {
+                Type = type,
+                TimestampMs = f.TimestampMs,
+                SessionId = f.SessionId,
+                EventId = NullIfEmpty(f.EventId),
+                EventIdHash = f.EventIdHash,
+                UserId = NullIfEmpty(f.UserId),
+                Email = NullIfEmpty(f.Email),
+                Products = products,
+                OrderId = f.OrderId,
+                OrderTotal = f.OrderTotal,
+                Currency = f.Currency,
+                TimeZone = f.TimeZone,
+                Locale = f.Locale,
+            };
         rejection = default;
         return true;
     }

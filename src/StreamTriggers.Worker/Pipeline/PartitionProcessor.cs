@@ -466,6 +466,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
             changed.UnwrittenSinceOffset = offset;
             changed.UnwrittenSinceMs = appliedTicks;
         }
+
+        _decoder.Recycle(ev); // the engine keeps what it needs of an event, never the event: the next decode reuses it
     }
 
     // Reads sessions this partition does not hold and imports those the store has.

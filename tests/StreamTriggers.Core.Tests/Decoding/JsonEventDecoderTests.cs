@@ -443,7 +443,7 @@ public class JsonEventDecoderTests
         Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s\u002d1"}""", decoder).SessionId);
         Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1"}""")));
 
-        // The peek says whether the id is the held one, by the fast scan and by the reader (an escaped member name).
+        // The peek says whether the id is the held one (escapes read as the full decode reads them).
         Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s\u002d1"}"""), out bool isHeld));
         Assert.True(isHeld);
         Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-1"}"""), out isHeld));
@@ -455,6 +455,29 @@ public class JsonEventDecoderTests
         var other = Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-2"}""", decoder).SessionId;
         Assert.Equal("s-2", other);
         Assert.Equal("12", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":12}""", decoder).SessionId);
+    }
+
+    [Fact]
+    public void A_recycled_event_is_decoded_into_again_with_nothing_of_the_event_before()
+    {
+        var decoder = new JsonEventDecoder();
+        var first = Decode($$$"""{"type":"order_completed",{{{Ts}}},"session_id":"s-1","event_id":"e-1","user_id":"u-1","email":"a@b.c","order":{"id":"o-1","total":12.5,"currency":"EUR"},"products":[{"id":"p-1"}],"context":{"timezone":"Europe/Paris","locale":"fr-FR"}}""", decoder);
+        decoder.Recycle(first);
+        var second = Decode($$$"""{"type":"page_viewed","timestamp":1700000000000,"session_id":"s-2"}""", decoder);
+        var fresh = Decode($$$"""{"type":"page_viewed","timestamp":1700000000000,"session_id":"s-2"}""");
+
+        Assert.Same(first, second);
+        foreach (var property in typeof(TrackerEvent).GetProperties())
+        {
+            var expected = property.GetValue(fresh);
+            var actual = property.GetValue(second);
+            Assert.True(expected is System.Collections.IEnumerable e && actual is System.Collections.IEnumerable a && expected is not string
+                ? e.Cast<object>().SequenceEqual(a.Cast<object>())
+                : Equals(expected, actual), $"{property.Name}: {actual} where a new event has {expected}");
+        }
+
+        // Without a recycled one, each decode is a new event.
+        Assert.NotSame(second, Decode($$$"""{"type":"page_viewed","timestamp":1700000000000,"session_id":"s-2"}""", decoder));
     }
 
     private static string SamplePath(string name)
