@@ -334,25 +334,8 @@ public sealed class JsonEventDecoder
             return false;
         }
 
-        ev = _spares.TryPop(out var spare)
-            ? spare.Reuse(type, f.TimestampMs, f.SessionId, NullIfEmpty(f.EventId), f.EventIdHash, NullIfEmpty(f.UserId), NullIfEmpty(f.Email),
-                products, f.OrderId, f.OrderTotal, f.Currency, f.TimeZone, f.Locale)
-            : new TrackerEvent
-            {
-                Type = type,
-                TimestampMs = f.TimestampMs,
-                SessionId = f.SessionId,
-                EventId = NullIfEmpty(f.EventId),
-                EventIdHash = f.EventIdHash,
-                UserId = NullIfEmpty(f.UserId),
-                Email = NullIfEmpty(f.Email),
-                Products = products,
-                OrderId = f.OrderId,
-                OrderTotal = f.OrderTotal,
-                Currency = f.Currency,
-                TimeZone = f.TimeZone,
-                Locale = f.Locale,
-            };
+        ev = (_spares.TryPop(out var spare) ? spare : TrackerEvent.Blank()).Reuse(type, f.TimestampMs, f.SessionId, NullIfEmpty(f.EventId),
+            f.EventIdHash, NullIfEmpty(f.UserId), NullIfEmpty(f.Email), products, f.OrderId, f.OrderTotal, f.Currency, f.TimeZone, f.Locale);
         rejection = default;
         return true;
     }

@@ -47,7 +47,10 @@ public sealed class TrackerEvent
     public string? TimeZone { get => _timeZone; init => _timeZone = value; }
     public string? Locale { get => _locale; init => _locale = value; }
 
-    // Gives a spare instance a decoded event's values (all of them: nothing of the event before stays).
+    // An instance for a decoder to fill in (Reuse): the required members are set there.
+    internal static TrackerEvent Blank() => new() { Type = default, TimestampMs = 0, SessionId = "" };
+
+    // Gives a decoder's instance (blank or spare) a decoded event's values (all of them: nothing of the event before stays).
     internal TrackerEvent Reuse(EventType type, long timestampMs, string sessionId, string? eventId, ulong eventIdHash, string? userId, string? email,
         IReadOnlyList<ProductInfo> products, string? orderId, decimal? orderTotal, string? currency, string? timeZone, string? locale)
     {
