@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
@@ -21,6 +22,7 @@ internal sealed class Harness : IAsyncDisposable
     private readonly List<IHost> _workers = [];
     private readonly List<Process> _children = [];
     private readonly List<string> _childOutput = [];
+    private readonly HashSet<string> _topics = new(StringComparer.Ordinal);
     private const int MaxChildOutputLines = 5000;
     private MockCluster? _cluster;
     private Process? _redisProcess;
@@ -89,8 +91,54 @@ internal sealed class Harness : IAsyncDisposable
         return h;
     }
 
-    /// <summary>Creates a topic on the embedded cluster (on a real one, topics must exist: see 'streamtriggers topics').</summary>
-    public void CreateTopic(string name, int partitions) => _cluster?.CreateTopic(name, partitions);
+    /// <summary>
+    /// Creates a topic on the embedded cluster, once: a later run in the same process (<c>--capacity</c>) uses the same
+    /// one. On a real cluster, topics must exist: see 'streamtriggers topics'.
+    /// </summary>
+    public void CreateTopic(string name, int partitions)
+    {
+        if (_cluster is not null && _topics.Add(name))
+        {
+            _cluster.CreateTopic(name, partitions);
+        }
+    }
+
+    /// <summary>Each partition of <paramref name="topic"/> at its end (high watermark) now, as <paramref name="client"/> reads it.</summary>
+    internal static List<TopicPartitionOffset> EndOffsets<TKey, TValue>(string bootstrap, string topic, IConsumer<TKey, TValue> client)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).SetLogHandler((_, _) => { }).Build();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var meta = admin.GetMetadata(topic, TimeSpan.FromSeconds(5)).Topics.FirstOrDefault();
+            if (meta is { Error.IsError: false, Partitions.Count: > 0 })
+            {
+                return [.. meta.Partitions.OrderBy(p => p.PartitionId).Select(p =>
+                {
+                    var tp = new TopicPartition(topic, p.PartitionId);
+                    return new TopicPartitionOffset(tp, client.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High);
+                })];
+            }
+
+            if (DateTime.UtcNow > until)
+            {
+                throw new InvalidOperationException($"topic '{topic}' has no partitions to read ({meta?.Error.Reason ?? "no metadata"}); on a real cluster create it first ('streamtriggers topics')");
+            }
+
+            Thread.Sleep(200);
+        }
+    }
+
+    /// <summary>
+    /// Commits, for a consumer group no worker has used yet, the end of each topic now: a worker started in it reads
+    /// only what is sent from here on, where a new group would otherwise begin at the start of the topic.
+    /// </summary>
+    public void StartGroupAtEnd(string group, params string[] topics)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Bootstrap, GroupId = group, EnableAutoCommit = false })
+            .SetLogHandler((_, _) => { }).Build();
+        consumer.Commit([.. topics.SelectMany(t => EndOffsets(Bootstrap, t, consumer))]);
+    }
 
     /// <summary>Starts a worker in this process on the given topics and group; its counters are the returned stats.</summary>
     public async Task<WorkerStats> StartWorkerAsync(string inputTopic, string triggerTopic, string group)
@@ -120,6 +168,11 @@ internal sealed class Harness : IAsyncDisposable
         // Its own lines at Information (assignments, startup), kept for worker.log beside the report: the console
         // logger writes every level to stdout, so a worker that failed to start says why there.
         psi.ArgumentList.Add("--Logging:LogLevel:StreamTriggers=Information");
+        lock (_childOutput)
+        {
+            _childOutput.Clear(); // each run's worker.log is its own worker's
+        }
+
         var child = Process.Start(psi)!;
         child.OutputDataReceived += (_, e) => KeepChildLine(e.Data);
         child.ErrorDataReceived += (_, e) =>

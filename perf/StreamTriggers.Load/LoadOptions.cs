@@ -3,7 +3,7 @@ using StreamTriggers.Worker.Cli;
 namespace StreamTriggers.Load;
 
 /// <summary>What one load run does. Parsed from the command line; every option has a default that runs here.</summary>
-internal sealed class LoadOptions
+internal sealed record LoadOptions
 {
     public const string Usage = """
         streamtriggers-load [options]
@@ -43,6 +43,12 @@ internal sealed class LoadOptions
           --lifecycle on|off       run the worker's customer stage too (default off: the session stage alone); on
                                    opens the policy (no quiet hours, no frequency cap) so every expected trigger
                                    may go out
+          --capacity               answer "how much can one worker take, and how late are triggers at that load?"
+                                   in one command: a run as fast as the worker keeps up, then one at
+                                   --capacity-share of its median rate (same broker, Redis and topics; the second
+                                   worker in a group of its own, from the end of the input),
+                                   then the issue's targets, each met or not (with --compare, its ratios too)
+          --capacity-share X       the second run's share of the maximum (default 0.5)
           --compare                run raw consumer, naive per-event Redis and StreamTriggers over the same backlog
           --events N               backlog size for --compare (default 400000)
           --naive-seconds N        time box for the naive contestant (default 20)
@@ -83,6 +89,12 @@ internal sealed class LoadOptions
     public string Group { get; init; } = "load-" + Guid.NewGuid().ToString("N")[..8];
     public bool Compare { get; init; }
 
+    /// <summary>Measure the maximum rate, then the lateness at <see cref="CapacityShare"/> of it, and hold both to the targets.</summary>
+    public bool Capacity { get; init; }
+
+    /// <summary>The share of the measured maximum the second <see cref="Capacity"/> run sends at.</summary>
+    public double CapacityShare { get; init; } = 0.5;
+
     /// <summary>
     /// Run the worker with the customer lifecycle (both stages, the production default), its policy opened up so
     /// every expected session trigger may go out: quiet hours off, no frequency cap. Lifecycle triggers are counted
@@ -101,7 +113,7 @@ internal sealed class LoadOptions
 
     public static LoadOptions Parse(string[] args)
     {
-        var cl = new CommandLine(args, new HashSet<string> { "compare", "no-progress" });
+        var cl = new CommandLine(args, new HashSet<string> { "compare", "capacity", "no-progress" });
         var d = new LoadOptions();
         string worker = cl.String("worker", "inprocess")!;
         var o = new LoadOptions
@@ -134,6 +146,8 @@ internal sealed class LoadOptions
             TriggerTopic = cl.String("trigger-topic", d.TriggerTopic)!,
             Group = cl.String("group", d.Group)!,
             Compare = cl.Has("compare"),
+            Capacity = cl.Has("capacity"),
+            CapacityShare = Share(cl, "capacity-share", d.CapacityShare),
             Lifecycle = cl.String("lifecycle", "off") switch
             {
                 "on" => true,
@@ -160,6 +174,16 @@ internal sealed class LoadOptions
         if (o.Compare && (o.ExternalWorker || o.ChildWorker))
         {
             throw new UsageException("--compare runs its contestants in this process; use --worker inprocess");
+        }
+
+        if (o.Capacity && o.Rate > 0)
+        {
+            throw new UsageException("--capacity finds the rate itself (its maximum, then --capacity-share of it); leave out --rate");
+        }
+
+        if (o.Capacity && o.CapacityShare is <= 0.0 or >= 1.0)
+        {
+            throw new UsageException("--capacity-share must be above 0 and below 1");
         }
 
         if (o.Gap < TimeSpan.FromSeconds(1))

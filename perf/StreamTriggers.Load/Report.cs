@@ -149,13 +149,16 @@ internal static class Report
         return sb.Append("</table>").ToString();
     }
 
+    /// <summary>The start of a self-contained page, up to and including <c>&lt;body&gt;</c>: one style for every report.</summary>
+    internal static string Head(string title) =>
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + E(title) + "</title><style>" +
+        "body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}table{border-collapse:collapse;margin:8px 0 20px}" +
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}" +
+        ".ok{color:#1a7f37}.bad{color:#c62828}svg{background:#fafafa;border:1px solid #ddd;margin-bottom:20px}</style></head><body>";
+
     private static string Html(LoadResult r, LoadOptions o, CompareResult? compare)
     {
-        var sb = new StringBuilder();
-        sb.Append("<!doctype html><html><head><meta charset=\"utf-8\"><title>StreamTriggers load report</title><style>")
-          .Append("body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}table{border-collapse:collapse;margin:8px 0 20px}")
-          .Append("td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}")
-          .Append(".ok{color:#1a7f37}.bad{color:#c62828}svg{background:#fafafa;border:1px solid #ddd;margin-bottom:20px}</style></head><body>");
+        var sb = new StringBuilder(Head("StreamTriggers load report"));
         sb.Append(CultureInfo.InvariantCulture, $"<h1>StreamTriggers load report</h1><p>{E(r.Mode)}, {o.Duration.TotalSeconds:0} s measured after {r.WarmupSeconds:0} s of warmup, {r.ConcurrentSessions:N0} concurrent sessions, {o.Partitions} partitions ({o.QuietPartitions} quiet), gap {o.Gap.TotalSeconds:0.###} s, allowed lateness {o.Lateness.TotalSeconds:0.###} s.<br>{E(r.Environment)}. {Environment.ProcessorCount} cores, {E(System.Runtime.InteropServices.RuntimeInformation.OSDescription)}.</p>");
 
         sb.Append("<h2>Throughput</h2><table><tr><th>events sent</th><th>consumed</th><th>median events/s</th><th>mean events/s</th><th>max lag</th></tr>");
@@ -306,5 +309,5 @@ internal static class Report
         return 10 * p;
     }
 
-    private static string E(string s) => WebUtility.HtmlEncode(s);
+    internal static string E(string s) => WebUtility.HtmlEncode(s);
 }

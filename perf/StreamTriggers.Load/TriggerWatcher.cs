@@ -8,7 +8,8 @@ namespace StreamTriggers.Load;
 internal readonly record struct Received(string Id, string SessionId, string Type, long DeadlineMs, long PublishedMs, long ReceivedMs);
 
 /// <summary>
-/// Reads the trigger topic (CloudEvents) from its start on its own thread, as a downstream sender would; or, with
+/// Reads the trigger topic (CloudEvents) on its own thread, as a downstream sender would, from where the topic ended
+/// when the watcher was made (so an earlier run's triggers on the same topic are not this run's); or, with
 /// <c>audit</c>, the audit topic (one decision per message: the id of a trigger held back, and why).
 /// </summary>
 internal sealed class TriggerWatcher : IDisposable
@@ -16,8 +17,7 @@ internal sealed class TriggerWatcher : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Received> _queue = new();
-    private readonly string _bootstrap;
-    private readonly string _topic;
+    private readonly IConsumer<Ignore, byte[]> _consumer;
     private Exception? _failure;
 
     private readonly bool _audit;
@@ -25,8 +25,24 @@ internal sealed class TriggerWatcher : IDisposable
     public TriggerWatcher(string bootstrap, string topic, bool audit = false)
     {
         _audit = audit;
-        _bootstrap = bootstrap;
-        _topic = topic;
+        _consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "load-watch-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            FetchWaitMaxMs = 5,
+        }).SetLogHandler((_, _) => { }).Build();
+        try
+        {
+            // Assigned here, at each partition's end now: the run's triggers all come after, whatever came before.
+            _consumer.Assign(Harness.EndOffsets(bootstrap, topic, _consumer));
+        }
+        catch
+        {
+            _consumer.Dispose();
+            throw;
+        }
+
         _thread = new Thread(Run) { IsBackground = true, Name = "trigger-watcher" };
         _thread.Start();
     }
@@ -51,7 +67,11 @@ internal sealed class TriggerWatcher : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _thread.Join(TimeSpan.FromSeconds(15));
+        if (_thread.Join(TimeSpan.FromSeconds(15)))
+        {
+            _consumer.Dispose();
+        }
+
         _stop.Dispose();
     }
 
@@ -59,15 +79,7 @@ internal sealed class TriggerWatcher : IDisposable
     {
         try
         {
-            using var consumer = new ConsumerBuilder<Ignore, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = _bootstrap,
-                GroupId = "load-watch-" + Guid.NewGuid().ToString("N"),
-                AutoOffsetReset = AutoOffsetReset.Earliest,
-                EnableAutoCommit = false,
-                FetchWaitMaxMs = 5,
-            }).SetLogHandler((_, _) => { }).Build();
-            consumer.Subscribe(_topic);
+            var consumer = _consumer;
             while (!_stop.IsCancellationRequested)
             {
                 var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
