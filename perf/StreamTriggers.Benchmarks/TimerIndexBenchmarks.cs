@@ -55,6 +55,27 @@ public class TimerIndexBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Moves)]
+    public int IndexedBinaryHeap()
+    {
+        var index = new BinaryTimerIndex();
+        var nodes = new Dictionary<string, TimerNode>();
+        foreach (var s in _subjects) nodes[s] = new TimerNode(s);
+        int fired = 0;
+        for (int i = 0; i < Moves; i++)
+        {
+            index.Schedule(nodes[_subjects[i % Sessions]], _due[i], TimerKind.SessionDeadline);
+            long now = _due[i] - 1_800_000;
+            while (index.TryPeekDue(now, out _))
+            {
+                index.Dequeue();
+                fired++;
+            }
+        }
+
+        return fired;
+    }
+
+    [Benchmark(OperationsPerInvoke = Moves)]
     public int IndexedHeap()
     {
         var index = new TimerIndex();

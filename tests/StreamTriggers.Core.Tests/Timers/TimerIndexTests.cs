@@ -61,24 +61,33 @@ public class TimerIndexTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void RandomOperations_MatchASortedModel(int seed)
+    [InlineData(1, 200)]
+    [InlineData(2, 200)]
+    [InlineData(3, 200)]
+    [InlineData(4, 3000)]
+    [InlineData(5, 3000)]
+    public void RandomOperations_MatchASortedModel(int seed, int subjects)
     {
+        // Random schedules (earlier, later, equal times, a change of kind), cancels and dequeues against a sorted
+        // model, in a heap several levels deep; due times from a small range so ties on time are common and the
+        // order must fall back to subject, then kind. Nodes come in pairs sharing a subject (a session's and a
+        // customer's timer may), the even one a session timer of either kind, the odd one a customer's: the pair
+        // never ties on all three.
         var r = new Random(seed);
         var index = new TimerIndex();
-        var nodes = Enumerable.Range(0, 200).Select(i => new TimerNode("s" + i)).ToArray();
-        var model = new Dictionary<TimerNode, long>();
-        for (int step = 0; step < 20_000; step++)
+        var nodes = Enumerable.Range(0, subjects).Select(i => new TimerNode("s" + (i / 2))).ToArray();
+        var model = new Dictionary<TimerNode, (long Due, TimerKind Kind)>();
+        for (int step = 0; step < 30_000; step++)
         {
-            var node = nodes[r.Next(nodes.Length)];
+            int n = r.Next(nodes.Length);
+            var node = nodes[n];
             switch (r.Next(10))
             {
                 case < 6:
-                    long due = r.Next(1000);
-                    index.Schedule(node, due, TimerKind.SessionDeadline);
-                    model[node] = due;
+                    long due = r.Next(subjects * 2);
+                    var kind = n % 2 == 1 ? TimerKind.CustomerDue : r.Next(2) == 0 ? TimerKind.SessionDeadline : TimerKind.SessionExpiry;
+                    index.Schedule(node, due, kind);
+                    model[node] = (due, kind);
                     break;
                 case < 8:
                     index.Cancel(node);
@@ -86,13 +95,23 @@ public class TimerIndexTests
                     break;
                 default:
                     if (model.Count == 0) break;
-                    var expected = model.OrderBy(kv => kv.Value).ThenBy(kv => kv.Key.Subject, StringComparer.Ordinal).First().Key;
-                    Assert.Same(expected, index.Dequeue());
+                    var expected = model.OrderBy(kv => kv.Value.Due).ThenBy(kv => kv.Key.Subject, StringComparer.Ordinal).ThenBy(kv => kv.Value.Kind).First().Key;
+                    Assert.True(index.TryPeek(out var top));
+                    Assert.Same(expected, top);
+                    var taken = index.Dequeue();
+                    Assert.Same(expected, taken);
+                    Assert.Equal(model[expected].Due, taken.DueMs);
+                    Assert.Equal(model[expected].Kind, taken.Kind);
+                    Assert.False(taken.IsScheduled);
                     model.Remove(expected);
                     break;
             }
 
             Assert.Equal(model.Count, index.Count);
         }
+
+        // Draining what is left gives the model's order exactly.
+        var rest = model.OrderBy(kv => kv.Value.Due).ThenBy(kv => kv.Key.Subject, StringComparer.Ordinal).ThenBy(kv => kv.Value.Kind).Select(kv => kv.Key).ToList();
+        Assert.Equal(rest, Enumerable.Range(0, rest.Count).Select(_ => index.Dequeue()));
     }
 }
