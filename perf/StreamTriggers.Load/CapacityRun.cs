@@ -22,6 +22,8 @@ internal sealed class CapacityResult
     public required double Rate { get; init; }
     public CompareResult? Compare { get; init; }
     public required IReadOnlyList<TargetCheck> Targets { get; init; }
+
+    public DateTime StartedUtc { get; init; }
 }
 
 /// <summary>
@@ -40,6 +42,7 @@ internal static class CapacityRun
 
     public static async Task<CapacityResult> RunAsync(Harness h, LoadOptions o, CompareResult? compare, Action<string> status)
     {
+        var started = DateTime.UtcNow;
         var max = await LoadRun.RunAsync(h, o with { Rate = 0 }, s => status("[1/2 maximum] " + s)).ConfigureAwait(false);
         double rate = Math.Max(1, Math.Round(max.MedianEventsPerSecond * o.CapacityShare));
         var second = o with { Rate = rate };
@@ -57,7 +60,7 @@ internal static class CapacityRun
             atShare.Notes.Add("the maximum run sustained no events per second, so the second run's rate is meaningless (see the first run's notes)");
         }
 
-        return new CapacityResult { Max = max, AtShare = atShare, Share = o.CapacityShare, Rate = rate, Compare = compare, Targets = Evaluate(max, atShare, o.CapacityShare, compare) };
+        return new CapacityResult { Max = max, AtShare = atShare, Share = o.CapacityShare, Rate = rate, Compare = compare, Targets = Evaluate(max, atShare, o.CapacityShare, compare), StartedUtc = started };
     }
 
     /// <summary>Each target against what the two runs (and the comparison, when run) measured.</summary>
@@ -125,7 +128,7 @@ internal static class CapacityRun
     public static object Json(CapacityResult r, string maxDirectory, string atShareDirectory) => new Dictionary<string, object?>
     {
         ["tool"] = "streamtriggers-load --capacity",
-        ["started"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+        ["started"] = r.StartedUtc.ToString("O", CultureInfo.InvariantCulture),
         ["environment"] = r.Max.Environment,
         ["max_events_per_s"] = Math.Round(r.Max.MedianEventsPerSecond),
         ["share"] = r.Share,
@@ -145,6 +148,45 @@ internal static class CapacityRun
         File.WriteAllText(Path.Combine(directory, "report.html"), Html(r, maxName, atShareName));
     }
 
+    /// <summary>
+    /// The lateness percentiles as bars on a logarithmic scale (1 ms to the largest), with the p99 and max targets
+    /// drawn across: how far each is from its bound, at a glance.
+    /// </summary>
+    internal static string LatenessBars(LatencyHistogram h)
+    {
+        if (h.Count == 0)
+        {
+            return "<p>(no trigger was due in the measured run)</p>";
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        (string Name, double Ms, double? Target)[] rows = [("p50", h.Percentile(50), null), ("p99", h.Percentile(99), TargetP99Ms), ("p99.9", h.Percentile(99.9), null), ("max", h.MaxMs, TargetMaxMs)];
+        const int Left = 60, Width = 600, Row = 26;
+        double top = Math.Max(1000, rows.Max(r => r.Ms));
+        double X(double ms) => Left + (Width * Math.Log10(Math.Max(1, ms)) / Math.Log10(top));
+        var sb = new StringBuilder().Append(c, $"<svg width=\"{Left + Width + 80}\" height=\"{(rows.Length * Row) + 30}\" xmlns=\"http://www.w3.org/2000/svg\">");
+        for (double tick = 1; tick <= top; tick *= 10)
+        {
+            sb.Append(c, $"<line x1=\"{X(tick):0.#}\" y1=\"0\" x2=\"{X(tick):0.#}\" y2=\"{rows.Length * Row}\" stroke=\"#ddd\"/><text x=\"{X(tick):0.#}\" y=\"{(rows.Length * Row) + 16}\" font-size=\"11\" text-anchor=\"middle\">{tick:0} ms</text>");
+        }
+
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var (name, ms, target) = rows[i];
+            double y = i * Row;
+            string colour = target is { } t ? (ms <= t ? "#2e7d32" : "#c62828") : "#1565c0";
+            sb.Append(c, $"<text x=\"{Left - 8}\" y=\"{y + 17}\" font-size=\"12\" text-anchor=\"end\">{name}</text>");
+            sb.Append(c, $"<rect x=\"{Left}\" y=\"{y + 5}\" width=\"{Math.Max(1, X(ms) - Left):0.#}\" height=\"16\" fill=\"{colour}\"><title>{name} {ms:N1} ms</title></rect>");
+            sb.Append(c, $"<text x=\"{X(ms) + 6:0.#}\" y=\"{y + 17}\" font-size=\"12\">{ms:N1} ms</text>");
+            if (target is { } bound)
+            {
+                sb.Append(c, $"<line x1=\"{X(bound):0.#}\" y1=\"{y + 1}\" x2=\"{X(bound):0.#}\" y2=\"{y + Row - 1}\" stroke=\"#000\" stroke-width=\"2\" stroke-dasharray=\"3,2\"><title>target {bound:0} ms</title></line>");
+            }
+        }
+
+        return sb.Append("</svg><p>Bars on a logarithmic scale; the dashed lines are the targets (p99 20 ms, max 100 ms): green within, red beyond.</p>").ToString();
+    }
+
     internal static string Html(CapacityResult r, string maxName, string atShareName)
     {
         var c = CultureInfo.InvariantCulture;
@@ -160,6 +202,8 @@ internal static class CapacityRun
         }
 
         sb.Append("</table>");
+        sb.Append(c, $"<h2>Lateness at {r.Share:P0} of the maximum, against the targets</h2>");
+        sb.Append(LatenessBars(r.AtShare.Lateness));
         if (r.Compare is not null)
         {
             sb.Append(r.Compare.HtmlTable());

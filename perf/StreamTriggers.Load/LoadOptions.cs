@@ -28,7 +28,8 @@ internal sealed record LoadOptions
           --gap DURATION           the worker's session gap (default 5s; in-session gaps stay below it)
           --lateness DURATION      the worker's allowed lateness (default 1s)
           --max-lag N              in as-fast-as-possible mode, pause sending while the worker is this far behind
-                                   (default 200000; the embedded cluster keeps only ~5 MB per partition)
+                                   (default 200000; on the embedded cluster at most what it keeps, ~5 MB per
+                                   busy partition, about 12,500 events each)
           --bootstrap SERVERS      use this Kafka cluster instead of the embedded one
           --worker inprocess|process|external
                                    run the worker in this process (default), as a child process of its own
