@@ -51,8 +51,8 @@ internal sealed class CompareResult
         naive (one Redis GET + SET per event)    {NaivePerSecond,12:N0} events/s   ({NaiveEvents:N0} events in its time box)
         StreamTriggers (durable Redis state)     {StreamTriggersPerSecond,12:N0} events/s   (mean batch {MeanBatchSize:N0} messages)
           its GC (this process)                  {AllocatedBytesPerEvent,12:N0} bytes allocated per event, paused {GcPauseShare:P1} of the time, collections gen0/1/2 {Collections[0]}/{Collections[1]}/{Collections[2]}
-        StreamTriggers / raw                     {VsRaw,12:0.000} x   (target >= 0.3)
-        StreamTriggers / naive                   {VsNaive,12:0.0} x   (target >= 10)
+        StreamTriggers / raw                     {VsRaw,12:0.000} x   (target >= {CapacityRun.TargetVsRaw})
+        StreamTriggers / naive                   {VsNaive,12:0.0} x   (target >= {CapacityRun.TargetVsNaive})
         """);
 
     public string HtmlTable() => string.Create(CultureInfo.InvariantCulture,

@@ -232,7 +232,7 @@ internal sealed class Harness : IAsyncDisposable
             $"--StreamTriggers:Kafka:TriggerTopic={triggerTopic}",
             $"--StreamTriggers:Kafka:DeadLetterTopic={dlq}",
             $"--StreamTriggers:Kafka:AuditTopic={inputTopic}-audit",
-            $"--StreamTriggers:Kafka:CustomerTopic={inputTopic}-customers",
+            $"--StreamTriggers:Kafka:CustomerTopic={CustomerTopic(inputTopic)}",
             $"--StreamTriggers:Lifecycle:Enabled={Options.Lifecycle}",
             $"--StreamTriggers:Rules:Gap={Options.Gap}",
             $"--StreamTriggers:Rules:AllowedLateness={Options.Lateness}",
@@ -250,7 +250,7 @@ internal sealed class Harness : IAsyncDisposable
         {
             // Both stages, the policy opened up: the tool checks the session triggers it knows must come out, and
             // quiet hours (by time of day) or frequency caps (users recur) would hold some back by design.
-            CreateTopic(inputTopic + "-customers", Options.Partitions);
+            CreateTopic(CustomerTopic(inputTopic), Options.Partitions);
             args.Add("--StreamTriggers:Policy:QuietHoursStart=00:00");
             args.Add("--StreamTriggers:Policy:QuietHoursEnd=00:00");
             args.Add("--StreamTriggers:Policy:FrequencyCaps:abandonment=00:00:00");
@@ -265,6 +265,9 @@ internal sealed class Harness : IAsyncDisposable
         args.AddRange(Options.WorkerSettings.Select(kv => $"--{kv.Key}={kv.Value}"));
         return args;
     }
+
+    /// <summary>The customer topic of the workers the tool starts on <paramref name="inputTopic"/> (their lifecycle stage reads it too).</summary>
+    internal static string CustomerTopic(string inputTopic) => inputTopic + "-customers";
 
     /// <summary>Redis's <c>used_memory</c> in bytes, or null without Redis.</summary>
     public async Task<long?> RedisUsedMemoryAsync()

@@ -38,7 +38,7 @@ if (o.Compare)
     Console.WriteLine(compare.Lines());
     if (compare.RedisBytesPerIdleSession is { } bytes)
     {
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory per idle session            {bytes,12:N0} bytes   (target <= 300)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Redis memory per idle session            {bytes,12:N0} bytes   (target <= {CapacityRun.TargetRedisBytes})"));
     }
 }
 

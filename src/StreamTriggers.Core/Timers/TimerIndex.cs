@@ -128,7 +128,7 @@ public sealed class TimerIndex
         {
             int parent = (i - 1) / Arity;
             var p = _heap[parent];
-            if (Compare(entry, p) >= 0)
+            if (!Precedes(entry, p))
             {
                 break;
             }
@@ -158,15 +158,14 @@ public sealed class TimerIndex
             int end = Math.Min(first + Arity, _count);
             for (int c = first + 1; c < end; c++)
             {
-                if (_heap[c].Due < _heap[least].Due
-                    || (_heap[c].Due == _heap[least].Due && Compare(_heap[c], _heap[least]) < 0))
+                if (Precedes(_heap[c], _heap[least]))
                 {
                     least = c;
                 }
             }
 
             var child = _heap[least];
-            if (entry.Due < child.Due || (entry.Due == child.Due && Compare(entry, child) <= 0))
+            if (!Precedes(child, entry))
             {
                 break;
             }
@@ -180,12 +179,15 @@ public sealed class TimerIndex
         entry.Node.HeapIndex = i;
     }
 
-    private static int Compare(in Entry a, in Entry b)
+    // Whether a comes before b in (due, subject, kind) order: the times in the slots decide, and only a tie in time
+    // reads the nodes.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool Precedes(in Entry a, in Entry b) => a.Due != b.Due ? a.Due < b.Due : TieBreak(a.Node, b.Node) < 0;
+
+    private static int TieBreak(TimerNode a, TimerNode b)
     {
-        int c = a.Due.CompareTo(b.Due);
-        if (c != 0) return c;
-        c = string.CompareOrdinal(a.Node.Subject, b.Node.Subject);
-        return c != 0 ? c : a.Node.Kind.CompareTo(b.Node.Kind);
+        int c = string.CompareOrdinal(a.Subject, b.Subject);
+        return c != 0 ? c : a.Kind.CompareTo(b.Kind);
     }
 
     /// <summary>A slot: the node's due time, kept beside it so the heap is ordered without reading the node.</summary>
