@@ -23,7 +23,7 @@ public class StateBenchmarks
         var fired = new List<Triggers.Trigger>();
         var events = Corpus.Events(60_000);
         foreach (var ev in events) driver.Push(ev, fired);
-        _sessions = events.Select(e => e.SessionId).Distinct().Select(engine.Find).OfType<SessionState>().Take(5_000).ToArray();
+        _sessions = events.Select(e => e.SessionId).Distinct().Select(id => engine.Find(id)).OfType<SessionState>().Take(5_000).ToArray();
         _dtos = _sessions.Select(SessionDto.From).ToArray();
     }
 

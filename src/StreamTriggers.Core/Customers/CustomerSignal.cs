@@ -44,7 +44,7 @@ public sealed class CustomerSignal
     public CustomerSignal(SignalKind kind, SessionState session, long timeMs)
     {
         Kind = kind;
-        Subject = CustomerKeys.For(session.UserId, session.Email, session.SessionId);
+        Subject = session.CustomerKey();
         SessionId = session.SessionId;
         TimeMs = timeMs;
         UserId = session.UserId;

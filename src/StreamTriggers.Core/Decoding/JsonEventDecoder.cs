@@ -61,10 +61,10 @@ public sealed class JsonEventDecoder
     public bool HashEventIds { get; init; }
 
     /// <summary>
-    /// The caller's own instance of a session id it holds, or null: a decoded session id equal to one is that
-    /// instance, not a new string (most events belong to sessions the partition holds).
+    /// Whether the caller holds the session with this id: <see cref="PeekSessionId(ReadOnlySpan{byte}, out bool)"/>
+    /// then reads no string for it (most events belong to sessions the partition holds, which need no read).
     /// </summary>
-    public Func<ReadOnlySpan<char>, string?>? HeldSessionIds { get; init; }
+    public Func<ReadOnlySpan<char>, bool>? HeldSessions { get; init; }
 
     public bool TryDecode(ReadOnlySpan<byte> utf8, out TrackerEvent? ev, out Rejection rejection)
     {
@@ -123,13 +123,16 @@ public sealed class JsonEventDecoder
     /// succeeds, both saw the same tokens and the same assignments. Used to find which sessions a batch needs from the
     /// store before its events are decoded one at a time, as they are applied.
     /// </remarks>
-    public string? PeekSessionId(ReadOnlySpan<byte> utf8) => PeekSessionId(utf8, out _);
+    public string? PeekSessionId(ReadOnlySpan<byte> utf8) => PeekSessionId(utf8, askHeld: false, out _);
 
     /// <summary>
-    /// <see cref="PeekSessionId(ReadOnlySpan{byte})"/>, also saying whether the id is the caller's held instance
-    /// (<see cref="HeldSessionIds"/> knew it): a held session needs no read, and no second lookup to say so.
+    /// <see cref="PeekSessionId(ReadOnlySpan{byte})"/>, but for a session the caller holds (<see cref="HeldSessions"/>
+    /// says so) no string: null, and <paramref name="held"/> true. A held session needs no read, and no second lookup
+    /// to say so.
     /// </summary>
-    public string? PeekSessionId(ReadOnlySpan<byte> utf8, out bool held)
+    public string? PeekSessionId(ReadOnlySpan<byte> utf8, out bool held) => PeekSessionId(utf8, askHeld: true, out held);
+
+    private string? PeekSessionId(ReadOnlySpan<byte> utf8, bool askHeld, out bool held)
     {
         held = false;
         if (utf8.Length > _limits.MaxEventBytes)
@@ -152,7 +155,7 @@ public sealed class JsonEventDecoder
                 reader.Read();
                 if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
                 {
-                    if (!ReadSessionId(ref reader, out id, out _, out held))
+                    if (!ReadSessionId(ref reader, askHeld, out id, out _, out held))
                     {
                         return null;
                     }
@@ -197,7 +200,7 @@ public sealed class JsonEventDecoder
             }
             else if (name.SequenceEqual("session_id"u8) || name.SequenceEqual("sessionId"u8))
             {
-                ok = ReadSessionId(ref reader, out f.SessionId, out rejection, out _);
+                ok = ReadSessionId(ref reader, askHeld: false, out f.SessionId, out rejection, out _);
             }
             else if (name.SequenceEqual("event_id"u8) || name.SequenceEqual("messageId"u8))
             {
@@ -659,8 +662,8 @@ public sealed class JsonEventDecoder
         return _products is not null && TokenChars(ref id, chars, out int written) && _products.TryFind(chars[..written], out known);
     }
 
-    // A session id as ReadId reads it, but the caller's held instance when it has one.
-    private bool ReadSessionId(ref Utf8JsonReader reader, out string? value, out Rejection rejection, out bool held)
+    // A session id as ReadId reads it; asked, none for a session the caller holds (held: true, value: null).
+    private bool ReadSessionId(ref Utf8JsonReader reader, bool askHeld, out string? value, out Rejection rejection, out bool held)
     {
         value = null;
         held = false;
@@ -675,9 +678,8 @@ public sealed class JsonEventDecoder
         }
 
         Span<char> chars = stackalloc char[MaxTokenChars];
-        value = HeldSessionIds is { } lookup && TokenChars(ref reader, chars, out int written) ? lookup(chars[..written]) : null;
-        held = value is not null;
-        value ??= ReadToken(ref reader, present: true);
+        held = askHeld && HeldSessions is { } isHeld && TokenChars(ref reader, chars, out int written) && isHeld(chars[..written]);
+        value = held ? null : ReadToken(ref reader, present: true);
         return true;
     }
 

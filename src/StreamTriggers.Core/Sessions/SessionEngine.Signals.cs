@@ -9,8 +9,8 @@ public sealed partial class SessionEngine
     // What the customer engine must hear about the event just applied, in the order it happened.
     private void Signal(SessionState s, TrackerEvent ev, string? keyBefore, IReadOnlyList<ProductInfo> orderLines)
     {
-        bool identified = s.UserId is not null || s.Email is not null;
-        string key = CustomerKeys.For(s.UserId, s.Email, s.SessionId);
+        bool identified = s.HasIdentity;
+        string key = s.CustomerKey();
         if (identified && key != keyBefore)
         {
             _signals!.Add(new CustomerSignal(SignalKind.Linked, s, ev.TimestampMs));
@@ -103,7 +103,7 @@ public sealed partial class SessionEngine
 
     private void Candidate(SessionState s, Trigger trigger, long deadline)
     {
-        if (s.UserId is null && s.Email is null)
+        if (!s.HasIdentity)
         {
             s.Anonymous |= trigger.Type switch
             {

@@ -94,15 +94,31 @@ public sealed partial class SessionEngine
     // tracks changes for a store (the live worker's) lets closed sessions go once written and reuses their instances.
     private bool KeepArrays => _trackChanges;
 
-    public SessionState? Find(string sessionId) => _sessions.Find(sessionId);
+    // An engine that keeps arrays (and reuses instances) gives a new instance its lists' arrays while it is young:
+    // the same arrays, stored later in the instance once it is old, would mark its card for every gen0 collection to
+    // scan (SessionState.ReserveLists). Measured with the load tool at 35,000 events/s, side by side: ids held as
+    // characters (OwnedText) and these arrays together took the worker's mean pause from 17-20 to 9-11 ms, its
+    // collector's CPU from 0.10-0.12 to 0.05-0.06 cores (README, Performance).
+    private SessionState NewSession(string sessionId)
+    {
+        var s = new SessionState(sessionId);
+        if (KeepArrays)
+        {
+            s.ReserveLists();
+        }
 
-    public bool Contains(string sessionId) => _sessions.Contains(sessionId);
+        return s;
+    }
+
+    public SessionState? Find(ReadOnlySpan<char> sessionId) => _sessions.Find(sessionId);
+
+    public bool Contains(ReadOnlySpan<char> sessionId) => _sessions.Contains(sessionId);
 
     /// <summary>The products its sessions hold, one instance per distinct product (shared with a decoder).</summary>
     public ProductTable Products => _products;
 
-    /// <summary>The engine's own instance of a session id it holds, found without a string for it; null otherwise.</summary>
-    public string? HeldId(ReadOnlySpan<char> sessionId) => _sessions.Find(sessionId)?.SessionId;
+    /// <summary>Whether the engine holds the session with this id (found without a string for it).</summary>
+    public bool Holds(ReadOnlySpan<char> sessionId) => _sessions.Contains(sessionId);
 
     /// <summary>The earliest pending timer's due time, or null when none is pending.</summary>
     public long? NextDueMs => _timers.TryPeek(out var node) ? node.DueMs : null;
@@ -118,12 +134,17 @@ public sealed partial class SessionEngine
             return false;
         }
 
-        if (_sessions.TryGetValue(s.SessionId, out var existing))
+        if (_sessions.TryGetValue(s.SubjectSpan, out var existing))
         {
             _timers.Cancel(existing.Timer);
         }
 
         s.ShareProducts(_products); // its copies, read back from the store, die young
+        if (KeepArrays)
+        {
+            s.ReserveLists(); // young still: see NewSession
+        }
+
         _sessions.Set(s);
         s.InTimerIndex = s.HasOpenPeriod;
         _timers.Schedule(s.Timer, s.HasOpenPeriod ? s.PendingDeadlineMs : s.LastActivityMs + _rules.RetentionMs,
@@ -172,7 +193,7 @@ public sealed partial class SessionEngine
         }
 
         _timers.Cancel(s.Timer);
-        _sessions.Remove(s.SessionId);
+        _sessions.Remove(s.SubjectSpan);
     }
 
     /// <summary>
@@ -219,7 +240,7 @@ public sealed partial class SessionEngine
 
         if (!_sessions.TryGetValue(ev.SessionId, out var s))
         {
-            s = _recycled.TryPop(out var reused) ? reused.Reuse(ev.SessionId) : new SessionState(ev.SessionId);
+            s = _recycled.TryPop(out var reused) ? reused.Reuse(ev.SessionId) : NewSession(ev.SessionId);
             _sessions.Add(s);
             Counters.SessionsCreated++;
         }
@@ -259,7 +280,7 @@ public sealed partial class SessionEngine
         }
         else
         {
-            string? keyBefore = s.UserId is null && s.Email is null ? null : CustomerKeys.For(s.UserId, s.Email, s.SessionId);
+            string? keyBefore = s.HasIdentity ? s.CustomerKey() : null;
             var orderLines = ev.Type == EventType.OrderCompleted && ev.Products.Count == 0 ? s.Cart.ToArray() : null;
             ApplyEffect(s, ev);
             Signal(s, ev, keyBefore, orderLines ?? ev.Products);
@@ -315,7 +336,7 @@ public sealed partial class SessionEngine
                 ClosePeriod(s, output);
                 break;
             case TimerKind.SessionExpiry:
-                _sessions.Remove(s.SessionId);
+                _sessions.Remove(s.SubjectSpan);
                 Counters.SessionsExpired++;
                 break;
         }
@@ -401,12 +422,13 @@ public sealed partial class SessionEngine
             currency = cart[i].Currency;
         }
 
+        string sessionId = s.SessionId; // a new string (the session holds its id's characters): one for the trigger
         return new Trigger
         {
-            Id = id ?? TriggerId.Create(type, s.SessionId, deadline),
+            Id = id ?? TriggerId.Create(type, sessionId, deadline),
             RefireOf = refireOf,
             Type = type,
-            SessionId = s.SessionId,
+            SessionId = sessionId,
             UserId = s.UserId,
             Email = s.Email,
             DeadlineMs = deadline,

@@ -1,3 +1,4 @@
+using StreamTriggers.Buffers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Timers;
 using StreamTriggers.Triggers;
@@ -46,7 +47,7 @@ public sealed class SessionState : TimerNode
             throw new InvalidOperationException($"session {SessionId} is still scheduled or has unpersisted changes; it cannot be reused");
         }
 
-        Subject = sessionId;
+        SetSubject(sessionId);
         DueMs = 0;
         Kind = default;
         _seen0 = _seen1 = _seen2 = _seen3 = 0;
@@ -54,7 +55,7 @@ public sealed class SessionState : TimerNode
         _seenCount = 0;
         _seenNext = 0;
         _timeZone = null;
-        UserId = null;
+        _userId.Clear();
         Email = null;
         Anonymous = AnonymousFlags.None;
         LastActivityMs = None;
@@ -69,9 +70,35 @@ public sealed class SessionState : TimerNode
         return this;
     }
 
+    /// <summary>The session id: a new string each time it is read (see <see cref="TimerNode.Subject"/>).</summary>
     public string SessionId => Subject;
-    public string? UserId { get; internal set; }
+
+    /// <summary>The visitor's user id, if an event gave one: a new string each time it is read (the session holds its characters, see <see cref="OwnedText"/>).</summary>
+    public string? UserId
+    {
+        get => _userId.ToStringOrNull();
+        internal set => _userId.Set(value);
+    }
+
+    /// <summary>Whether an event gave the visitor's user id.</summary>
+    public bool HasUserId => _userId.HasValue;
+
+    /// <summary>The user id's characters (empty when there is none), without a string; valid until it changes.</summary>
+    public ReadOnlySpan<char> UserIdSpan => _userId.Span;
+
     public string? Email { get; internal set; }
+
+    /// <summary>The customer key the session's events go to (<see cref="Customers.CustomerKeys.For"/>), built from the characters held.</summary>
+    public string CustomerKey() =>
+        _userId.HasValue ? string.Concat("u:", _userId.Span)
+        : Email is not null ? "e:" + Email.ToLowerInvariant()
+        : string.Concat("s:", SubjectSpan);
+
+    /// <summary>Whether an event gave the visitor's user id or email.</summary>
+    public bool HasIdentity => _userId.HasValue || Email is not null;
+
+    // The user id's characters, kept in the instance's own array across reuses, as the session id's are.
+    private OwnedText _userId;
 
     /// <summary>The newest IANA time zone the session's events gave (<c>context.timezone</c>).</summary>
     public string? TimeZone
@@ -154,6 +181,20 @@ public sealed class SessionState : TimerNode
     // from gen2 objects to younger ones). Only an array grown unusually large is let go. An engine that holds closed
     // sessions for their retention (replay) releases them instead: most never open another period.
     private static T[]? Kept<T>(T[]? array) => array is { Length: <= KeptArrayLength } ? array : null;
+
+    /// <summary>
+    /// Gives the instance an array for each list it lacks, while it is young itself (new, or just read back from the
+    /// store). An engine that reuses its instances (the live worker's) keeps the arrays across visits (see Kept), so
+    /// a later visit that needs a list finds one instead of storing a new array in an instance by then old. About 250
+    /// bytes per instance, which the live worker holds only while a visit is open or the instance waits for reuse.
+    /// </summary>
+    internal void ReserveLists()
+    {
+        _viewed ??= new ProductInfo[FirstListCapacity];
+        _cart ??= new ProductInfo[FirstListCapacity];
+        _seenMore ??= new ulong[InlineSeenIds];
+        _decisions ??= new DecisionRecord[2];
+    }
 
     internal void RestoreLists(ProductInfo[]? viewed, ProductInfo[]? cart)
     {
@@ -264,8 +305,13 @@ public sealed class SessionState : TimerNode
 
     internal void SetIdentity(string? userId, string? email)
     {
-        // An equal value keeps the instance already held: the event's copy dies young instead of being kept.
-        UserId = Same(UserId, userId ?? UserId);
+        // The user id's characters go into the array the session holds; an equal email keeps the instance already
+        // held. Either way the event's string dies young instead of being kept.
+        if (userId is not null && !_userId.Is(userId))
+        {
+            _userId.Set(userId);
+        }
+
         Email = Same(Email, email ?? Email);
     }
 

@@ -51,7 +51,7 @@ public static class SessionCodec
         if (s.PeriodAddedToCart) parts |= Parts.AddedToCart;
         if (s.PeriodOrdered) parts |= Parts.Ordered;
         if (s.PeriodCheckoutStarted) parts |= Parts.CheckoutStarted;
-        if (s.UserId is not null) parts |= Parts.UserId;
+        if (s.HasUserId) parts |= Parts.UserId;
         if (s.Email is not null) parts |= Parts.Email;
         if (s.LastFired(TriggerType.BrowseAbandoned) != SessionState.None) parts |= Parts.FiredBrowse;
         if (s.LastFired(TriggerType.CartAbandoned) != SessionState.None) parts |= Parts.FiredCart;
@@ -75,7 +75,7 @@ public static class SessionCodec
             w.UVarint((uint)s.PeriodEvents);
         }
 
-        if ((parts & Parts.UserId) != 0) w.String(s.UserId);
+        if ((parts & Parts.UserId) != 0) w.String(s.UserIdSpan);
         if ((parts & Parts.Email) != 0) w.String(s.Email);
         if ((parts & Parts.FiredBrowse) != 0) w.Varint(last - s.LastFired(TriggerType.BrowseAbandoned));
         if ((parts & Parts.FiredCart) != 0) w.Varint(last - s.LastFired(TriggerType.CartAbandoned));

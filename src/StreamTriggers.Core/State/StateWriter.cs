@@ -42,6 +42,15 @@ internal ref struct StateWriter(IBufferWriter<byte> output)
     }
 
     // Length + 1, so 0 is null and 1 is the empty string.
+    /// <summary>A present string's characters (as <see cref="String(string?)"/> writes a non-null one).</summary>
+    public void String(ReadOnlySpan<char> s)
+    {
+        int n = Encoding.UTF8.GetByteCount(s);
+        UVarint((ulong)n + 1);
+        Encoding.UTF8.GetBytes(s, output.GetSpan(n));
+        output.Advance(n);
+    }
+
     public void String(string? s)
     {
         if (s is null)

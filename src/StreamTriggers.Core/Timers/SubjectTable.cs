@@ -65,8 +65,8 @@ public sealed class SubjectTable<T> : IReadOnlyCollection<T>
     public bool TryAdd(T node)
     {
         ArgumentNullException.ThrowIfNull(node);
-        int hash = Hash(node.Subject);
-        if (IndexOf(node.Subject, hash) >= 0)
+        int hash = Hash(node.SubjectSpan);
+        if (IndexOf(node.SubjectSpan, hash) >= 0)
         {
             return false;
         }
@@ -79,8 +79,8 @@ public sealed class SubjectTable<T> : IReadOnlyCollection<T>
     public void Set(T node)
     {
         ArgumentNullException.ThrowIfNull(node);
-        int hash = Hash(node.Subject);
-        int i = IndexOf(node.Subject, hash);
+        int hash = Hash(node.SubjectSpan);
+        int i = IndexOf(node.SubjectSpan, hash);
         if (i >= 0)
         {
             _slots[i] = node;
@@ -134,7 +134,7 @@ public sealed class SubjectTable<T> : IReadOnlyCollection<T>
                 return -1;
             }
 
-            if (_hashes[i] == hash && subject.SequenceEqual(node.Subject))
+            if (_hashes[i] == hash && subject.SequenceEqual(node.SubjectSpan))
             {
                 return i;
             }

@@ -186,7 +186,7 @@ public sealed class TimerIndex
 
     private static int TieBreak(TimerNode a, TimerNode b)
     {
-        int c = string.CompareOrdinal(a.Subject, b.Subject);
+        int c = a.SubjectSpan.SequenceCompareTo(b.SubjectSpan); // ordinal, as string.CompareOrdinal
         return c != 0 ? c : a.Kind.CompareTo(b.Kind);
     }
 

@@ -7,14 +7,27 @@ namespace StreamTriggers.Timers;
 /// </summary>
 public class TimerNode
 {
+    // The subject's characters, in an array the node keeps when its owner is reused for another subject (see OwnedText).
+    private Buffers.OwnedText _subject;
+
     public TimerNode(string subject, object? owner = null)
     {
-        Subject = subject;
+        ArgumentNullException.ThrowIfNull(subject);
+        _subject.Set(subject);
         Owner = owner;
     }
 
-    /// <summary>The session or customer id, the tie-breaker after the due time (changes only while the node is unscheduled, when its owner is reused).</summary>
-    public string Subject { get; private protected set; }
+    /// <summary>
+    /// The session or customer id, the tie-breaker after the due time (changes only while the node is unscheduled,
+    /// when its owner is reused): a new string each time it is read. What runs per event reads <see cref="SubjectSpan"/>.
+    /// </summary>
+    public string Subject => _subject.ToString();
+
+    /// <summary>The subject's characters, without a string; valid until the subject changes.</summary>
+    public ReadOnlySpan<char> SubjectSpan => _subject.Span;
+
+    /// <summary>Gives the node (its reused owner) another subject, copied into the characters it holds.</summary>
+    private protected void SetSubject(string subject) => _subject.Set(subject);
 
     /// <summary>The state object the timer belongs to, when it is in memory.</summary>
     public object? Owner { get; set; }
@@ -27,5 +40,5 @@ public class TimerNode
 
     internal int HeapIndex { get; set; } = -1;
 
-    public override string ToString() => $"{Kind} {Subject} @{DueMs}";
+    public override string ToString() => $"{Kind} {SubjectSpan} @{DueMs}";
 }

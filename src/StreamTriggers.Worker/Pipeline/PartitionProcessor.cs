@@ -73,7 +73,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null, products);
         // The decoder reuses what the engine holds: products, session ids; event ids only as the hash it compares.
-        _decoder = new JsonEventDecoder(limits, _engine.Products) { HashEventIds = true, HeldSessionIds = _engine.HeldId };
+        _decoder = new JsonEventDecoder(limits, _engine.Products) { HashEventIds = true, HeldSessions = _engine.Holds };
         _commitWritten = CommitWritten;
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
     }
@@ -598,7 +598,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         {
             writes.Add(new SessionWrite(s.SessionId, SessionCodec.Encode(s), s.HasOpenPeriod ? s.PendingDeadlineMs : null,
                 TimerChanged: s.HasOpenPeriod != s.InTimerIndex));
-            _pending.Remove(s.SessionId);
+            _pending.Remove(s.SubjectSpan);
             s.InTimerIndex = s.HasOpenPeriod;
             s.UnwrittenSinceOffset = -1;
         }
@@ -614,7 +614,7 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _commitWrites.Clear(); // the encoded states go with it
         foreach (var s in _commitSessions)
         {
-            if (!s.HasOpenPeriod && !s.IsDirty && !_pending.Contains(s.SessionId) && ReferenceEquals(_engine.Find(s.SessionId), s))
+            if (!s.HasOpenPeriod && !s.IsDirty && !_pending.Contains(s.SubjectSpan) && ReferenceEquals(_engine.Find(s.SubjectSpan), s))
             {
                 _engine.Recycle(s); // durable, and nothing else holds it: not pending, no batch in hand
             }

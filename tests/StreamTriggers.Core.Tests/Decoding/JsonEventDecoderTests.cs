@@ -368,7 +368,7 @@ public class JsonEventDecoderTests
         var withTable = new JsonEventDecoder(products: table)
         {
             HashEventIds = true,
-            HeldSessionIds = id => lookup.TryGetValue(id, out var known) ? known : null,
+            HeldSessions = id => lookup.Contains(id),
         };
         string[] bases =
         [
@@ -434,26 +434,27 @@ public class JsonEventDecoderTests
     }
 
     [Fact]
-    public void HeldSessionIds_GiveTheCallersInstance_AndOtherIdsAreRead()
+    public void HeldSessions_AreNotReadByThePeek_AndTheFullDecodeReadsEveryId()
     {
-        string held = new(['s', '-', '1']); // not the literal's instance
-        var decoder = new JsonEventDecoder { HeldSessionIds = id => id.SequenceEqual(held) ? held : null };
+        // The peek reads no string for a session the caller holds (null, held), escapes read as the full decode reads
+        // them, the last id winning; the full decode gives every event its id, held or not.
+        var decoder = new JsonEventDecoder { HeldSessions = id => id.SequenceEqual("s-1") };
 
-        Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-1"}""", decoder).SessionId);
-        Assert.Same(held, Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s\u002d1"}""", decoder).SessionId);
-        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1"}""")));
+        Assert.Equal("s-1", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-1"}""", decoder).SessionId);
+        Assert.Equal("s-1", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s\u002d1"}""", decoder).SessionId);
+        Assert.Equal("s-1", decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1"}""")));
 
-        // The peek says whether the id is the held one (escapes read as the full decode reads them).
-        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s\u002d1"}"""), out bool isHeld));
+        Assert.Null(decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s\u002d1"}"""), out bool isHeld));
         Assert.True(isHeld);
-        Assert.Same(held, decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-1"}"""), out isHeld));
+        Assert.Null(decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-1"}"""), out isHeld));
         Assert.True(isHeld);
         Assert.Equal("s-2", decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-1","session_id":"s-2"}"""), out isHeld));
         Assert.False(isHeld);
+        Assert.Null(decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session_id":"s-2","session_id":"s-1"}"""), out isHeld));
+        Assert.True(isHeld);
         Assert.Equal("s-2", decoder.PeekSessionId(Encoding.UTF8.GetBytes("""{"session\u005fid":"s-2"}"""), out isHeld));
         Assert.False(isHeld);
-        var other = Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-2"}""", decoder).SessionId;
-        Assert.Equal("s-2", other);
+        Assert.Equal("s-2", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":"s-2"}""", decoder).SessionId);
         Assert.Equal("12", Decode($$$"""{"type":"page_viewed",{{{Ts}}},"session_id":12}""", decoder).SessionId);
     }
 

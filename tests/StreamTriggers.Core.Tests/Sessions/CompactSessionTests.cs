@@ -1,3 +1,4 @@
+using StreamTriggers.Customers;
 using StreamTriggers.Decoding;
 using StreamTriggers.Sessions;
 using StreamTriggers.State;
@@ -26,18 +27,26 @@ public class CompactSessionTests
     }
 
     [Fact]
-    public void AnEqualIdentityOrTimeZone_KeepsTheInstanceHeld_ANewValueReplacesIt()
+    public void AnEqualTimeZone_KeepsTheInstanceHeld_TheIdsAreNotHeldAsTheEventsStrings_ANewValueReplacesIt()
     {
         var engine = new SessionEngine(new RulesOptions());
         var output = new List<Trigger>();
-        string user = new('u', 12);
         string zone = string.Concat("Europe/", "Paris");
-        engine.Apply(WithContext(Page("s1", 0), user, zone), 0, output);
+        var eventStrings = ApplyAndForget(engine, output, zone);
         engine.Apply(WithContext(Page("s1", 1), new string('u', 12), string.Concat("Europe/", "Paris")), 0, output);
 
         var s = engine.Find("s1")!;
-        Assert.Same(user, s.UserId);
+        Assert.Equal(new string('u', 12), s.UserId);
+        Assert.Equal("s1", s.SessionId);
         Assert.Same(zone, s.TimeZone);
+
+        // The session holds its id's and user id's characters, not the first event's strings: once the event is gone
+        // they are collected (a new visit's strings in a reused, old session would cost every gen0 collection).
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.All(eventStrings, w => Assert.False(w.TryGetTarget(out _), "the session still holds an event's id string"));
+        GC.KeepAlive(s);
 
         engine.Apply(WithContext(Page("s1", 2), "someone-else", "Asia/Tokyo"), 0, output);
         Assert.Equal("someone-else", s.UserId);
@@ -45,6 +54,40 @@ public class CompactSessionTests
 
         engine.Apply(Page("s1", 3), 0, output); // an event without identity keeps what the session knows
         Assert.Equal("someone-else", s.UserId);
+    }
+
+    [Fact]
+    public void TheCustomerKey_BuiltFromTheCharactersHeld_IsTheKeyOfTheIdentityItsStringsGive()
+    {
+        // Anonymous, then an email, then a user id (which wins over the email), then a reused instance: each time the
+        // key the session builds from the characters it holds is CustomerKeys.For of its strings.
+        var engine = new SessionEngine(new RulesOptions(), trackChanges: true);
+        var output = new List<Trigger>();
+        engine.Apply(Page("anon-1", 0), 0, output);
+        var s = engine.Find("anon-1")!;
+        Assert.Equal("s:anon-1", s.CustomerKey());
+
+        var withEmail = Page("anon-1", 1);
+        engine.Apply(new TrackerEvent { Type = withEmail.Type, SessionId = "anon-1", TimestampMs = withEmail.TimestampMs, Products = [], Email = "Ann@Example.com" }, 0, output);
+        Assert.Equal("e:ann@example.com", s.CustomerKey());
+        engine.Apply(WithContext(Page("anon-1", 2), "user-42", "UTC"), 0, output);
+        Assert.Equal(CustomerKeys.For(s.UserId, s.Email, s.SessionId), s.CustomerKey());
+        Assert.Equal("u:user-42", s.CustomerKey());
+        engine.TakeDirty([]);
+        engine.Recycle(s);
+        engine.Apply(Page("other-7", 3), 0, output);
+        Assert.Same(s, engine.Find("other-7"));
+        Assert.Equal("s:other-7", s.CustomerKey());
+        Assert.False(s.HasIdentity);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference<string>[] ApplyAndForget(SessionEngine engine, List<Trigger> output, string zone)
+    {
+        string session = string.Concat("s", "1"), user = new('u', 12);
+        var ev = WithContext(Page(session, 0), user, zone);
+        engine.Apply(ev, 0, output);
+        return [new(session), new(user)];
     }
 
     [Fact]

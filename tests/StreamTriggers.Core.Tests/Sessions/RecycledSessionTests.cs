@@ -41,6 +41,7 @@ public class RecycledSessionTests
         engine.Recycle(s);
         Assert.Equal(1, engine.RecycledCount);
         var arraysBefore = AllInstanceFields(typeof(SessionState)).Where(f => f.FieldType.IsArray).ToDictionary(f => f.Name, f => f.GetValue(s));
+        var textsBefore = AllInstanceFields(typeof(SessionState)).Where(f => f.FieldType == typeof(StreamTriggers.Buffers.OwnedText)).ToDictionary(f => f.Name, f => Chars(f.GetValue(s)!));
         var reused = s.Reuse("new");
         var fresh = new SessionState("new");
 
@@ -50,6 +51,15 @@ public class RecycledSessionTests
             if (field.Name.Contains("Owner", StringComparison.Ordinal))
             {
                 Assert.Same(reused, actual);
+                continue;
+            }
+
+            if (actual is StreamTriggers.Buffers.OwnedText text)
+            {
+                // The id's and the user id's characters: a new session's text, in the array the instance held (its
+                // next value is copied in where it fits: no new object for the old instance to point to).
+                Assert.Equal(((StreamTriggers.Buffers.OwnedText)expected!).ToStringOrNull(), text.ToStringOrNull());
+                Assert.Same(textsBefore[field.Name], Chars(text));
                 continue;
             }
 
@@ -72,7 +82,12 @@ public class RecycledSessionTests
         Assert.Equal(SessionCodec.Encode(fresh), SessionCodec.Encode(reused));
         Assert.Equal(4, arraysBefore.Count); // products viewed, cart, remembered ids, decisions: each one kept, above
         Assert.All(arraysBefore, kv => Assert.NotNull(kv.Value));
+        Assert.Equal(2, textsBefore.Count); // the session id, the user id
+        Assert.All(textsBefore, kv => Assert.NotNull(kv.Value));
     }
+
+    private static char[]? Chars(object ownedText) =>
+        (char[]?)typeof(StreamTriggers.Buffers.OwnedText).GetField("_chars", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(ownedText);
 
     [Fact]
     public void ASessionStillScheduledOrDirty_IsNotReused()
