@@ -13,8 +13,9 @@ namespace StreamTriggers.Sessions;
 /// <remarks>
 /// Kept compact: a worker holds every open session in memory, and each object a session keeps is one more for the
 /// garbage collector to copy while every thread waits (the pauses set how late a trigger can be). The session is
-/// its own timer node, its product lists are arrays of exactly their length, and an identity or time zone that
-/// repeats keeps the instance the session already holds.
+/// its own timer node, its id and user id are characters in arrays it keeps when it is reused for another visit
+/// (<see cref="OwnedText"/>: no new visit's string behind an old session), its lists are filled in place, and an
+/// email or time zone that repeats keeps the instance the session already holds.
 /// </remarks>
 public sealed class SessionState : TimerNode
 {
