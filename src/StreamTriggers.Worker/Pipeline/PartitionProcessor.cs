@@ -72,7 +72,8 @@ internal sealed partial class PartitionProcessor : ProcessorBase
         _lifecycle = lifecycle.Enabled;
         // Held-back decisions are recorded for the audit topic; sessions keep their latest decisions regardless.
         _engine = new SessionEngine(rules, trackChanges: true, DecisionLog.HeldBack, lifecycle: _lifecycle ? lifecycle : null, products);
-        // The decoder reuses what the engine holds: products, session ids; event ids only as the hash it compares.
+        // The decoder reuses the engine's products, asks it which sessions it holds (no id string read for those in the
+        // first pass), and keeps event ids only as the hash the engine compares.
         _decoder = new JsonEventDecoder(limits, _engine.Products) { HashEventIds = true, HeldSessions = _engine.Holds };
         _commitWritten = CommitWritten;
         _skewMs = (long)options.MaxClockSkew.TotalMilliseconds;
