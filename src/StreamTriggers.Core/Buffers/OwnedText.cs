@@ -11,8 +11,9 @@ namespace StreamTriggers.Buffers;
 /// gen1 collection has promoted the string (a heap snapshot of the worker at 35,000 events/s: the session and user id
 /// strings were 63% of the references from old objects to young ones). Copying characters into an old array marks
 /// nothing. With the worker's session ids and user ids held this way, its mean pause under the load tool at 35,000
-/// events/s went from 16-18 to 10-14 ms, and to 9-11 ms with its lists' arrays reserved as well (README, Performance). The array is replaced only by a longer value (a new one, rounded up to 8 characters);
-/// values of one length (UUIDs) never replace it.
+/// events/s went from 16-18 to 10-14 ms, and to 9-11 ms with its lists' arrays reserved as well (README, Performance).
+/// The array is replaced only by a longer value (a new one, rounded up to 8 characters), or, when it is longer than
+/// <see cref="KeptLength"/>, by an ordinary value; values of one length (UUIDs) never replace it.
 /// <para>
 /// A mutable struct: keep it in a field and call its members on the field, never on a copy. Reading the value as a
 /// string (<see cref="ToString"/>) allocates a copy each time: what runs per event reads <see cref="Span"/>.
@@ -41,10 +42,15 @@ internal struct OwnedText
         Set(value.AsSpan());
     }
 
+    /// <summary>Arrays up to this many characters are kept for the next value; a larger one only while values need it.</summary>
+    internal const int KeptLength = 64;
+
     /// <summary>Takes <paramref name="value"/>'s characters, into the array held when they fit.</summary>
     public void Set(ReadOnlySpan<char> value)
     {
-        if (_chars is null || _chars.Length < value.Length)
+        // A new array for a longer value, or for an ordinary one after an unusually long one (an id near the decoder's
+        // length limit would otherwise stay with the reused instance for good).
+        if (_chars is null || _chars.Length < value.Length || (_chars.Length > KeptLength && value.Length <= KeptLength))
         {
             _chars = new char[Math.Max(8, (value.Length + 7) & ~7)];
         }
