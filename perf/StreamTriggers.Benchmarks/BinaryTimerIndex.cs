@@ -18,7 +18,7 @@ internal sealed class BinaryTimerIndex
     {
         if (node.IsScheduled)
         {
-            bool earlier = Compare(dueMs, node.Subject, kind, node) < 0;
+            bool earlier = Compare(dueMs, node.SubjectSpan, kind, node) < 0;
             node.DueMs = dueMs;
             node.Kind = kind;
             if (earlier)
@@ -118,7 +118,7 @@ internal sealed class BinaryTimerIndex
         {
             int parent = (i - 1) >> 1;
             var p = _heap[parent];
-            if (Compare(node.DueMs, node.Subject, node.Kind, p) >= 0)
+            if (Compare(node.DueMs, node.SubjectSpan, node.Kind, p) >= 0)
             {
                 break;
             }
@@ -144,13 +144,13 @@ internal sealed class BinaryTimerIndex
             }
 
             var c = _heap[child];
-            if (child + 1 < _count && Compare(_heap[child + 1].DueMs, _heap[child + 1].Subject, _heap[child + 1].Kind, c) < 0)
+            if (child + 1 < _count && Compare(_heap[child + 1].DueMs, _heap[child + 1].SubjectSpan, _heap[child + 1].Kind, c) < 0)
             {
                 child++;
                 c = _heap[child];
             }
 
-            if (Compare(node.DueMs, node.Subject, node.Kind, c) <= 0)
+            if (Compare(node.DueMs, node.SubjectSpan, node.Kind, c) <= 0)
             {
                 break;
             }
@@ -164,11 +164,11 @@ internal sealed class BinaryTimerIndex
         node.HeapIndex = i;
     }
 
-    private static int Compare(long due, string subject, TimerKind kind, TimerNode other)
+    private static int Compare(long due, ReadOnlySpan<char> subject, TimerKind kind, TimerNode other)
     {
         int c = due.CompareTo(other.DueMs);
         if (c != 0) return c;
-        c = string.CompareOrdinal(subject, other.Subject);
+        c = subject.SequenceCompareTo(other.SubjectSpan); // ordinal; Subject would allocate a string per read
         return c != 0 ? c : kind.CompareTo(other.Kind);
     }
 }

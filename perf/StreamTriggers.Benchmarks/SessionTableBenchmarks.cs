@@ -16,14 +16,18 @@ public class SessionTableBenchmarks
     private const int Sessions = 20_000;
     private TimerNode[] _held = [];
     private TimerNode[] _arriving = [];
+    private string[] _heldIds = []; // the nodes' ids as strings: a node's Subject is a new string per read
+    private string[] _arrivingIds = [];
     private int[] _pick = [];
 
     [GlobalSetup]
     public void Setup()
     {
         var r = new Random(1);
-        _held = Enumerable.Range(0, Sessions).Select(i => new TimerNode(Guid.NewGuid().ToString())).ToArray();
-        _arriving = Enumerable.Range(0, Operations / 10).Select(i => new TimerNode(Guid.NewGuid().ToString())).ToArray();
+        _heldIds = Enumerable.Range(0, Sessions).Select(_ => Guid.NewGuid().ToString()).ToArray();
+        _arrivingIds = Enumerable.Range(0, Operations / 10).Select(_ => Guid.NewGuid().ToString()).ToArray();
+        _held = _heldIds.Select(id => new TimerNode(id)).ToArray();
+        _arriving = _arrivingIds.Select(id => new TimerNode(id)).ToArray();
         _pick = Enumerable.Range(0, Operations).Select(_ => r.Next(Sessions)).ToArray();
     }
 
@@ -31,19 +35,21 @@ public class SessionTableBenchmarks
     public int Dictionary()
     {
         var held = (TimerNode[])_held.Clone();
+        var ids = (string[])_heldIds.Clone();
         var table = new Dictionary<string, TimerNode>(StringComparer.Ordinal);
-        foreach (var n in held) table.Add(n.Subject, n);
+        for (int j = 0; j < held.Length; j++) table.Add(ids[j], held[j]);
         var lookup = table.GetAlternateLookup<ReadOnlySpan<char>>();
         int found = 0;
         for (int i = 0; i < Operations; i++)
         {
             int k = _pick[i];
-            if (lookup.TryGetValue(held[k].Subject.AsSpan(), out _)) found++;
+            if (lookup.TryGetValue(ids[k].AsSpan(), out _)) found++;
             if (i % 10 == 0)
             {
-                table.Remove(held[k].Subject);
+                table.Remove(ids[k]);
                 held[k] = _arriving[i / 10];
-                table.Add(held[k].Subject, held[k]);
+                ids[k] = _arrivingIds[i / 10];
+                table.Add(ids[k], held[k]);
             }
         }
 
@@ -60,10 +66,10 @@ public class SessionTableBenchmarks
         for (int i = 0; i < Operations; i++)
         {
             int k = _pick[i];
-            if (table.TryGetValue(held[k].Subject.AsSpan(), out _)) found++;
+            if (table.TryGetValue(held[k].SubjectSpan, out _)) found++;
             if (i % 10 == 0)
             {
-                table.Remove(held[k].Subject);
+                table.Remove(held[k].SubjectSpan);
                 held[k] = _arriving[i / 10];
                 table.Add(held[k]);
             }

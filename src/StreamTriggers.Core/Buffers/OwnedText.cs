@@ -27,6 +27,9 @@ internal struct OwnedText
 
     public readonly bool HasValue => _hasValue;
 
+    /// <summary>The array the characters are in (tests check when it is kept).</summary>
+    internal readonly char[]? Buffer => _chars;
+
     /// <summary>The value's characters (empty when there is none); valid until the value changes.</summary>
     public readonly ReadOnlySpan<char> Span => _hasValue ? new ReadOnlySpan<char>(_chars, 0, _length) : default;
 

@@ -84,9 +84,13 @@ public sealed class CustomerSignal
 public static class CustomerKeys
 {
     public static string For(string? userId, string? email, string sessionId) =>
-        userId is not null ? "u:" + userId
+        For(userId is not null, userId, email, sessionId);
+
+    /// <summary><see cref="For(string?, string?, string)"/> from characters a session holds (<paramref name="hasUserId"/>: whether it has a user id).</summary>
+    internal static string For(bool hasUserId, ReadOnlySpan<char> userId, string? email, ReadOnlySpan<char> sessionId) =>
+        hasUserId ? string.Concat("u:", userId)
         : email is not null ? "e:" + email.ToLowerInvariant()
-        : Anonymous(sessionId);
+        : string.Concat("s:", sessionId);
 
     public static string Anonymous(string sessionId) => "s:" + sessionId;
 

@@ -89,11 +89,8 @@ public sealed class SessionState : TimerNode
 
     public string? Email { get; internal set; }
 
-    /// <summary>The customer key the session's events go to (<see cref="Customers.CustomerKeys.For"/>), built from the characters held.</summary>
-    public string CustomerKey() =>
-        _userId.HasValue ? string.Concat("u:", _userId.Span)
-        : Email is not null ? "e:" + Email.ToLowerInvariant()
-        : string.Concat("s:", SubjectSpan);
+    /// <summary>The customer key the session's events go to (<see cref="Customers.CustomerKeys.For(string?, string?, string)"/>), built from the characters held.</summary>
+    public string CustomerKey() => Customers.CustomerKeys.For(_userId.HasValue, _userId.Span, Email, SubjectSpan);
 
     /// <summary>Whether an event gave the visitor's user id or email.</summary>
     public bool HasIdentity => _userId.HasValue || Email is not null;

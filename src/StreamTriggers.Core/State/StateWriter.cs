@@ -59,10 +59,7 @@ internal ref struct StateWriter(IBufferWriter<byte> output)
             return;
         }
 
-        int n = Encoding.UTF8.GetByteCount(s);
-        UVarint((ulong)n + 1);
-        Encoding.UTF8.GetBytes(s, output.GetSpan(n));
-        output.Advance(n);
+        String(s.AsSpan());
     }
 
     public void Product(ProductInfo p)

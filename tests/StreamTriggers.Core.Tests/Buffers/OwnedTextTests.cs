@@ -1,4 +1,3 @@
-using System.Reflection;
 using StreamTriggers.Buffers;
 
 namespace StreamTriggers.Tests.Buffers;
@@ -71,6 +70,5 @@ public class OwnedTextTests
         Assert.Equal("ordinary-id", text.ToString());
     }
 
-    private static char[]? Chars(OwnedText text) =>
-        (char[]?)typeof(OwnedText).GetField("_chars", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(text);
+    private static char[]? Chars(OwnedText text) => text.Buffer;
 }

@@ -86,8 +86,7 @@ public class RecycledSessionTests
         Assert.All(textsBefore, kv => Assert.NotNull(kv.Value));
     }
 
-    private static char[]? Chars(object ownedText) =>
-        (char[]?)typeof(StreamTriggers.Buffers.OwnedText).GetField("_chars", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(ownedText);
+    private static char[]? Chars(object ownedText) => ((StreamTriggers.Buffers.OwnedText)ownedText).Buffer;
 
     [Fact]
     public void ASessionStillScheduledOrDirty_IsNotReused()
